@@ -1,0 +1,42 @@
+# The two commands the README leads with: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install test unit lint demo bench broker up down clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install lint unit
+
+unit: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check streamproc tests topologies bench
+	$(VENV)/bin/mypy
+
+demo: install
+	$(PY) topologies/demo.py
+
+bench: install
+	$(PY) bench/keyed_count.py
+
+broker: install
+	$(VENV)/bin/streamproc broker
+
+up:
+	docker compose up --build -d
+
+down:
+	docker compose down -v
+
+clean:
+	rm -rf $(VENV) state .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,87 @@
+"""``streamproc run TARGET``: run a topology as supervised worker processes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from streamproc.devbroker import EmbeddedBroker
+from streamproc.errors import ConfigError
+from streamproc.kafka.config import parse_overrides
+from streamproc.loader import load_topology
+from streamproc.runtime.policy import ON_ERROR_CHOICES
+from streamproc.runtime.process import Supervisor, configure_logging
+from streamproc.runtime.settings import WorkerSettings
+
+log = logging.getLogger("streamproc.run")
+BOOTSTRAP_ENV = "STREAMPROC_BOOTSTRAP_SERVERS"
+EMBEDDED_INPUT_PARTITIONS = 4
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser("run", help="run a topology")
+    parser.add_argument("target", metavar="TARGET", help="file.py[:attr] or module[:attr] holding the Topology")
+    parser.add_argument("--bootstrap-servers", metavar="HOST:PORT",
+                        help=f"Kafka brokers (default: ${BOOTSTRAP_ENV}; without either, an embedded broker)")
+    parser.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                        help="worker processes, one consumer each (default 1)")
+    parser.add_argument("--state-dir", type=Path, default=Path("state"), help="where RocksDB stores live (./state)")
+    parser.add_argument("--commit-interval", type=_positive_float, default=5.0, metavar="SECONDS",
+                        help="seconds between checkpoints (default 5)")
+    parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="fail",
+                        help="a message a component cannot handle: stop (fail), dead-letter it (dlq), or skip it")
+    parser.add_argument("--group-id", help="consumer group id (default: the topology name)")
+    parser.add_argument("-X", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="librdkafka setting for every client, e.g. -X security.protocol=SSL (repeatable)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    level = getattr(logging, args.log_level)
+    configure_logging(level, prefix="[supervisor] ")
+    overrides = parse_overrides(args.overrides)
+    topology = load_topology(args.target)
+    topology.build()  # fail here, once, rather than in every worker
+    bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
+    broker = None
+    if not bootstrap:
+        broker = EmbeddedBroker().start()
+        bootstrap = broker.bootstrap_servers
+        print(f"streamproc: no --bootstrap-servers or ${BOOTSTRAP_ENV}: started the embedded broker on {bootstrap} "
+              f"(in-memory; missing input topics are created with {EMBEDDED_INPUT_PARTITIONS} partitions)",
+              file=sys.stderr, flush=True)
+    if args.state_dir.exists() and not args.state_dir.is_dir():
+        raise ConfigError(f"--state-dir {args.state_dir} exists and is not a directory")
+    settings = WorkerSettings(
+        bootstrap_servers=bootstrap,
+        group_id=args.group_id or topology.name,
+        state_dir=args.state_dir.resolve(),
+        commit_interval=args.commit_interval,
+        on_error=args.on_error,
+        overrides=overrides,
+        create_inputs=EMBEDDED_INPUT_PARTITIONS if broker else None,
+    )
+    try:
+        return Supervisor(args.target, settings, args.workers, level).run()
+    finally:
+        if broker is not None:
+            broker.stop()

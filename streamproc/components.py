@@ -1,0 +1,143 @@
+"""What users write: bolts that receive tuples and emit new ones.
+
+A bolt instance belongs to exactly one task (one partition of one sub-topology), so it may keep
+plain instance attributes without locks. The runtime binds three private attributes before
+``setup``: the tuple being processed (for ``emit`` and keyed state), the emitter, and the
+bolt's state handles.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from streamproc.serde.base import Headers
+
+if TYPE_CHECKING:
+    from streamproc.state.keyed import KeyedState
+    from streamproc.state.store import Store
+
+DEFAULT_STREAM = "default"
+
+
+class Tuple:
+    """One record flowing through a topology.
+
+    ``topic``/``partition``/``offset`` always name the input record this tuple descends from, so
+    an error or a dead letter can be traced to its origin. ``source`` is the component that
+    emitted it and ``stream`` the named stream it was emitted on.
+    """
+
+    __slots__ = ("headers", "key", "offset", "partition", "source", "stream", "timestamp", "topic", "value")
+
+    def __init__(
+        self,
+        key: Any,
+        value: Any,
+        topic: str,
+        partition: int,
+        offset: int,
+        timestamp: int | None,
+        headers: Headers | None,
+        stream: str,
+        source: str,
+    ) -> None:
+        self.key = key
+        self.value = value
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestamp = timestamp
+        self.headers = headers
+        self.stream = stream
+        self.source = source
+
+    def __repr__(self) -> str:
+        return (
+            f"Tuple(key={self.key!r}, value={self.value!r}, source={self.source!r}, stream={self.stream!r}, "
+            f"origin={self.topic}[{self.partition}]@{self.offset})"
+        )
+
+
+class Emitter(Protocol):
+    """Routes a bolt's emissions to its subscribers (in-process bolts or internal topics)."""
+
+    def emit(
+        self,
+        parent: Tuple,
+        value: Any,
+        key: Any,
+        stream: str,
+        headers: Headers | None,
+        timestamp: int | None,
+    ) -> None: ...
+
+
+class TaskContext:
+    """What a bolt learns about where it runs, handed to ``setup``."""
+
+    __slots__ = ("component", "logger", "partition", "services", "task_id", "topology")
+
+    def __init__(self, topology: str, component: str, task_id: str, partition: int, services: Any) -> None:
+        self.topology = topology
+        self.component = component
+        self.task_id = task_id
+        self.partition = partition
+        #: Runtime services a built-in component may need (the producer for a sink); opaque to users.
+        self.services = services
+        self.logger = logging.getLogger(f"streamproc.bolt.{component}")
+
+
+class Bolt:
+    """Base class for user code. Override ``process``; ``setup``/``teardown``/``flush`` are optional.
+
+    ``stores`` declares the keyed stores the bolt uses; ``output_fields`` (a list of field names, or a
+    mapping of stream name to field names) declares the fields of the dict values it emits, so that
+    a fields grouping on a missing field fails when the topology is built rather than at run time.
+    """
+
+    stores: ClassVar[Sequence[Store]] = ()
+    output_fields: ClassVar[Sequence[str] | Mapping[str, Sequence[str]] | None] = None
+
+    _current: Tuple | None = None
+    _emitter: Emitter | None = None
+    _states: Mapping[str, KeyedState] = {}
+
+    def setup(self, context: TaskContext) -> None:
+        """Called once per task before the first tuple."""
+
+    def process(self, tup: Tuple) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement process(tup)")
+
+    def flush(self) -> None:
+        """Called at every checkpoint before state is written: a batching bolt emits what it holds."""
+
+    def teardown(self) -> None:
+        """Called when the task closes (partition revoked, worker stopping)."""
+
+    def emit(
+        self,
+        value: Any,
+        key: Any = None,
+        stream: str = DEFAULT_STREAM,
+        headers: Headers | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        """Send a tuple downstream. The timestamp defaults to that of the tuple being processed."""
+        emitter = self._emitter
+        parent = self._current
+        if emitter is None or parent is None:
+            raise RuntimeError(f"{type(self).__name__}.emit() called outside process()/flush() of a running task")
+        emitter.emit(parent, value, key, stream, headers, timestamp)
+
+    def state(self, name: str) -> KeyedState:
+        """The keyed store ``name``, scoped to the key of the tuple being processed."""
+        try:
+            return self._states[name]
+        except KeyError:
+            declared = sorted(self._states) or "none"
+            raise KeyError(
+                f"{type(self).__name__} has no store {name!r}; declared stores: {declared}. "
+                f"Declare it with stores = [Store({name!r})]"
+            ) from None

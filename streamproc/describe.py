@@ -1,0 +1,67 @@
+"""Human-readable pictures of a plan: text for terminals, Mermaid for docs."""
+
+from __future__ import annotations
+
+from streamproc.plan import Plan
+
+
+def _component(plan: Plan, component: str) -> str:
+    if component in plan.spouts:
+        return f"spout {component} <- {', '.join(plan.spouts[component].topics)}"
+    spec = plan.bolts[component]
+    bolt = spec.bolt
+    name = bolt.__name__ if isinstance(bolt, type) else repr(bolt)
+    inputs = ", ".join(
+        f"{i.source}{'' if i.stream == 'default' else '/' + i.stream} ({i.grouping.name})" for i in spec.inputs
+    )
+    stores = ", ".join(s.name for s in spec.bolt_class.stores)
+    return f"bolt {component} [{name}] <- {inputs}" + (f"; stores: {stores}" if stores else "")
+
+
+def describe_text(plan: Plan) -> str:
+    lines = [f"topology {plan.name} (consumer group {plan.name})"]
+    for sub in plan.subtopologies:
+        lines.append(f"  sub-topology {sub.id}: reads {', '.join(sub.source_topics)}")
+        lines.extend(f"    {_component(plan, c)}" for c in sub.components)
+    lines.append("  internal topics:")
+    for name, topic in plan.internal_topics.items():
+        size = "1 partition" if topic.partitions == 1 else (
+            f"{topic.partitions} partitions" if topic.partitions else "partitions of its input")
+        lines.append(f"    {name} ({topic.kind}, {size}) -> {topic.target}")
+    for store, changelog in plan.changelog_topics().items():
+        lines.append(f"    {changelog} (compacted changelog of store {store})")
+    if not plan.internal_topics and not plan.stores:
+        lines.append("    none")
+    sinks = plan.sink_topics()
+    if sinks:
+        lines.append(f"  output topics: {', '.join(sinks)}")
+    return "\n".join(lines)
+
+
+def describe_mermaid(plan: Plan) -> str:
+    lines = ["flowchart LR"]
+
+    def node(name: str) -> str:
+        return name.replace("-", "_").replace(".", "_")
+
+    for sub in plan.subtopologies:
+        lines.append(f"  subgraph sub{sub.id}[sub-topology {sub.id}]")
+        for component in sub.components:
+            shape = f"(({component}))" if component in plan.spouts else f"[{component}]"
+            lines.append(f"    {node(component)}{shape}")
+        lines.append("  end")
+    for component, spout in plan.spouts.items():
+        for topic in spout.topics:
+            lines.append(f"  t_{node(topic)}[/{topic}/] --> {node(component)}")
+    for routes in plan.routes.values():
+        for route in routes:
+            label = route.grouping.name + ("" if route.stream == "default" else f" {route.stream}")
+            if route.topic is None:
+                lines.append(f"  {node(route.source)} -->|{label}| {node(route.target)}")
+            else:
+                lines.append(f"  {node(route.source)} -.->|{label} via {route.topic}| {node(route.target)}")
+    for topic in plan.sink_topics():
+        writers = [c for c, s in plan.bolts.items() if getattr(s.bolt, "topic", None) == topic]
+        for writer in writers:
+            lines.append(f"  {node(writer)} --> o_{node(topic)}[/{topic}/]")
+    return "\n".join(lines)

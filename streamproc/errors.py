@@ -1,0 +1,40 @@
+"""Exceptions that carry enough context to tell the user what to fix.
+
+Every error a user can cause names the component, topic or setting involved, because a
+stream processor's errors surface in logs far away from the code that caused them.
+"""
+
+from __future__ import annotations
+
+
+class StreamprocError(Exception):
+    """Base of every error raised by streamproc itself."""
+
+
+class TopologyError(StreamprocError):
+    """The topology definition is invalid; raised when it is built, before anything runs."""
+
+
+class ConfigError(StreamprocError):
+    """A setting, CLI argument or environment is unusable (bad value, unreachable broker, missing topic)."""
+
+
+class SerdeError(StreamprocError):
+    """A key or value could not be (de)serialized."""
+
+
+class ProcessingError(StreamprocError):
+    """A message could not be fully handled by a component; the error policy decides what happens next."""
+
+    def __init__(self, component: str, cause: BaseException) -> None:
+        super().__init__(f"component {component!r} failed: {type(cause).__name__}: {cause}")
+        self.component = component
+        self.cause = cause
+
+
+class CheckpointError(StreamprocError):
+    """A checkpoint could not complete; nothing was committed and the tasks restart from the last commit."""
+
+
+class StateError(StreamprocError):
+    """A state store is unusable (locked by another process, corrupt, or used outside a keyed context)."""

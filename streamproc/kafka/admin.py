@@ -1,0 +1,83 @@
+"""Making sure the topics a topology needs exist, with the right shape, before it runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from streamproc.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+    #: Why the topology needs it, for messages ("changelog of store 'counts'").
+    purpose: str = ""
+
+
+def connect(config: Mapping[str, Any], timeout: float) -> AdminClient:
+    """An admin client that has proven the cluster answers; a clear ConfigError after ``timeout`` otherwise."""
+    admin = AdminClient(dict(config))
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise ConfigError(
+            f"cannot reach Kafka at {config.get('bootstrap.servers')} within {timeout:.0f}s ({exc.args[0]}); "
+            "check --bootstrap-servers / STREAMPROC_BOOTSTRAP_SERVERS and that the broker is running"
+        ) from exc
+    return admin
+
+
+def partition_counts(admin: AdminClient, timeout: float = 10.0) -> dict[str, int]:
+    metadata = admin.list_topics(timeout=timeout)
+    return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+
+
+def ensure_topics(admin: AdminClient, specs: list[TopicSpec], replication_factor: int = -1,
+                  timeout: float = 30.0) -> None:
+    """Create the missing topics; fail with an explanation when an existing one has another partition count."""
+    existing = partition_counts(admin)
+    for spec in specs:
+        have = existing.get(spec.name)
+        if have is not None and have != spec.partitions:
+            raise ConfigError(
+                f"topic {spec.name!r} ({spec.purpose}) has {have} partitions but needs {spec.partitions}; "
+                "internal topics must match their inputs' partition count. Delete it (its data is rebuilt) or "
+                "recreate the input topics with the old count"
+            )
+    missing = [s for s in specs if s.name not in existing]
+    if not missing:
+        return
+    futures = admin.create_topics(
+        [NewTopic(s.name, s.partitions, replication_factor, config=dict(s.config)) for s in missing],
+        operation_timeout=timeout,
+    )
+    for name, future in futures.items():
+        try:
+            future.result()
+            log.info("created topic %s", name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise ConfigError(f"cannot create topic {name!r}: {exc.args[0].str()}") from exc
+    _await_visible(admin, [s.name for s in missing], timeout)
+
+
+def _await_visible(admin: AdminClient, names: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = partition_counts(admin)
+        if all(n in counts for n in names):
+            return
+        if time.monotonic() > deadline:
+            raise ConfigError(f"topics {names} were created but are not visible after {timeout:.0f}s")
+        time.sleep(0.1)

@@ -1,0 +1,88 @@
+"""librdkafka configurations for every client a worker creates.
+
+Defaults encode the framework's guarantees (manual commits, idempotent producer, range
+assignment so that co-partitioned topics land on the same task). ``-X key=value`` settings are
+applied last to every client they concern, so TLS/SASL and tuning reach all of them; settings
+that only one kind of client understands are kept from the others, which would warn about them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from streamproc.errors import ConfigError
+
+_librdkafka_log = logging.getLogger("streamproc.librdkafka")
+
+#: Settings the runtime depends on for correctness: overriding them would break at-least-once.
+_PROTECTED_CONSUMER = {"enable.auto.commit": "false", "enable.auto.offset.store": "false"}
+
+_CONSUMER_ONLY = (
+    "session.timeout.ms", "heartbeat.interval.ms", "fetch.", "auto.offset.reset", "max.poll.interval.ms",
+    "partition.assignment.strategy", "isolation.level", "group.", "enable.partition.eof", "queued.",
+    "check.crcs", "max.partition.fetch.bytes", "enable.auto.",
+)
+_PRODUCER_ONLY = (
+    "linger.ms", "batch.", "compression.", "acks", "enable.idempotence", "queue.buffering.",
+    "message.timeout.ms", "partitioner", "delivery.timeout.ms", "retries", "transaction",
+)
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    """``["k=v", ...]`` from ``-X`` flags."""
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"-X {pair!r}: expected key=value, e.g. -X session.timeout.ms=10000")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+def _base(bootstrap: str, client_id: str) -> dict[str, Any]:
+    return {"bootstrap.servers": bootstrap, "client.id": client_id, "logger": _librdkafka_log}
+
+
+def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, str], client_id: str) -> dict[str, Any]:
+    bad = {k: v for k, v in overrides.items() if k in _PROTECTED_CONSUMER and v != _PROTECTED_CONSUMER[k]}
+    if bad:
+        raise ConfigError(f"{bad} would commit offsets before outputs are acknowledged; streamproc commits them itself")
+    conf = _base(bootstrap, client_id)
+    conf.update({
+        "group.id": group_id,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "range",
+        "enable.partition.eof": "false",
+    })
+    conf.update({k: v for k, v in overrides.items() if not k.startswith(_PRODUCER_ONLY)})
+    conf.update(_PROTECTED_CONSUMER)
+    return conf
+
+
+def restore_consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, str], client_id: str
+                            ) -> dict[str, Any]:
+    """Assign-only (never joins or commits for the group); reports EOF so "caught up" can be judged."""
+    conf = consumer_config(bootstrap, group_id + "-restore", overrides, client_id + "-restore")
+    conf.update({"enable.partition.eof": "true", "auto.offset.reset": "earliest"})
+    return conf
+
+
+def producer_config(bootstrap: str, overrides: Mapping[str, str], client_id: str) -> dict[str, Any]:
+    conf = _base(bootstrap, client_id)
+    conf.update({
+        "enable.idempotence": "true",
+        "acks": "all",
+        "linger.ms": "5",
+        "partitioner": "murmur2_random",
+        "queue.buffering.max.messages": "500000",
+    })
+    conf.update({k: v for k, v in overrides.items() if not k.startswith(_CONSUMER_ONLY)})
+    return conf
+
+
+def admin_config(bootstrap: str, overrides: Mapping[str, str], client_id: str) -> dict[str, Any]:
+    conf = _base(bootstrap, client_id)
+    conf.update({k: v for k, v in overrides.items() if not k.startswith(_CONSUMER_ONLY + _PRODUCER_ONLY)})
+    return conf

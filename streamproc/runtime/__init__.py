@@ -1,0 +1,1 @@
+"""The runtime: worker poll loop, tasks, checkpoints, error policy and the supervisor."""

@@ -1,0 +1,80 @@
+"""What happens to a message that a component could not handle: fail, dead-letter or skip.
+
+The dead letter keeps the original key, value and headers byte for byte, plus headers naming the
+error and the message's origin, so ``streamproc dlq`` tooling can re-drive it exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Literal
+
+from streamproc.errors import ProcessingError
+from streamproc.runtime.output import Output
+
+log = logging.getLogger(__name__)
+
+OnError = Literal["fail", "dlq", "skip"]
+ON_ERROR_CHOICES: tuple[OnError, ...] = ("fail", "dlq", "skip")
+
+H_ERROR = "streamproc.error"
+H_ERROR_TYPE = "streamproc.error.type"
+H_COMPONENT = "streamproc.component"
+H_TOPIC = "streamproc.source.topic"
+H_PARTITION = "streamproc.source.partition"
+H_OFFSET = "streamproc.source.offset"
+H_TIMESTAMP = "streamproc.failed.at"
+
+
+def dlq_topic(topology: str) -> str:
+    return f"{topology}-dlq"
+
+
+class StopProcessing(Exception):
+    """Raised under the ``fail`` policy: the worker stops without committing past the message."""
+
+    def __init__(self, error: ProcessingError, topic: str, partition: int, offset: int) -> None:
+        super().__init__(
+            f"{error} while handling {topic}[{partition}]@{offset}; stopping without committing it "
+            f"(it is redelivered on restart; run with --on-error dlq or skip to route around it)"
+        )
+        self.error = error
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+
+
+class ErrorPolicy:
+    def __init__(self, mode: OnError, topology: str, output: Output) -> None:
+        self.mode = mode
+        self.topic = dlq_topic(topology)
+        self._output = output
+        self.dead_lettered = 0
+        self.skipped = 0
+        self._last_log = 0.0
+
+    def handle(self, error: ProcessingError, msg: Any) -> None:
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        if self.mode == "fail":
+            raise StopProcessing(error, topic, partition, offset)
+        if self.mode == "dlq":
+            headers = list(msg.headers() or [])
+            headers += [
+                (H_ERROR, str(error.cause).encode(errors="replace")[:4096]),
+                (H_ERROR_TYPE, type(error.cause).__name__.encode()),
+                (H_COMPONENT, error.component.encode()),
+                (H_TOPIC, topic.encode()),
+                (H_PARTITION, str(partition).encode()),
+                (H_OFFSET, str(offset).encode()),
+                (H_TIMESTAMP, str(int(time.time() * 1000)).encode()),
+            ]
+            self._output.send(self.topic, msg.key(), msg.value(), 0, headers, None)
+            self.dead_lettered += 1
+        else:
+            self.skipped += 1
+        now = time.monotonic()
+        if now - self._last_log >= 1.0:  # one line per second at most: a flood of bad input must not flood logs
+            self._last_log = now
+            verb = f"sent to {self.topic}" if self.mode == "dlq" else "skipped"
+            log.warning("%s[%d]@%d %s: %s", topic, partition, offset, verb, error)

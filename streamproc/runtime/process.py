@@ -1,0 +1,152 @@
+"""Worker processes and the supervisor that keeps them running.
+
+Exit codes say what the supervisor should do: 0 a requested stop, EXIT_FATAL a problem that a
+restart cannot fix (bad topology or configuration, a failed message under ``--on-error fail``),
+anything else (a crash, a failed checkpoint, SIGKILL) a restart from the last commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+from dataclasses import replace
+from types import FrameType
+
+from streamproc.errors import CheckpointError, ConfigError, TopologyError
+from streamproc.runtime.policy import StopProcessing
+from streamproc.runtime.settings import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FATAL = 3
+EXIT_RETRY = 4
+
+
+def configure_logging(level: int = logging.INFO, prefix: str = "") -> None:
+    logging.basicConfig(
+        level=level,
+        format=f"%(asctime)s %(levelname)s {prefix}%(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def run_worker(target: str, settings: WorkerSettings) -> int:
+    """Load the topology, run one worker until stopped; return its exit code."""
+    from streamproc.loader import load_topology
+    from streamproc.runtime.worker import Worker
+
+    try:
+        plan = load_topology(target).build()
+        worker = Worker(plan, settings)
+    except (TopologyError, ConfigError) as exc:
+        log.error("%s", exc)
+        return EXIT_FATAL
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping after a final checkpoint", signal.Signals(signum).name)
+        worker.request_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        worker.run()
+    except StopProcessing as exc:
+        log.error("%s", exc)
+        return EXIT_FATAL
+    except (TopologyError, ConfigError) as exc:
+        log.error("%s", exc)
+        return EXIT_FATAL
+    except CheckpointError as exc:
+        log.error("checkpoint failed, nothing committed; restarting from the last commit: %s", exc)
+        return EXIT_RETRY
+    return EXIT_OK
+
+
+def _child(target: str, settings: WorkerSettings, log_level: int) -> None:
+    configure_logging(log_level, prefix=f"[worker-{settings.worker_index}] ")
+    sys.exit(run_worker(target, settings))
+
+
+class Supervisor:
+    """Runs N workers; restarts any that die; SIGTERM/SIGINT stop them all gracefully."""
+
+    def __init__(self, target: str, settings: WorkerSettings, workers: int, log_level: int = logging.INFO,
+                 stop_timeout: float = 60.0) -> None:
+        self.target = target
+        self.settings = replace(settings, parent_pid=os.getpid())
+        self.count = workers
+        self.log_level = log_level
+        self.stop_timeout = stop_timeout
+        self._context = multiprocessing.get_context("spawn")
+        self._children: dict[int, multiprocessing.process.BaseProcess] = {}
+        self._stopping = False
+
+    def _spawn(self, index: int) -> None:
+        child = self._context.Process(
+            target=_child,
+            args=(self.target, replace(self.settings, worker_index=index), self.log_level),
+            name=f"streamproc-worker-{index}",
+        )
+        child.start()
+        self._children[index] = child
+        log.info("started worker %d (pid %d)", index, child.pid)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self._stopping:
+            log.info("received %s: stopping %d workers gracefully", signal.Signals(signum).name, len(self._children))
+        self._stopping = True
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        for index in range(self.count):
+            self._spawn(index)
+        backoff: dict[int, float] = {}
+        restart_at: dict[int, float] = {}
+        exit_code = EXIT_OK
+        while not self._stopping:
+            time.sleep(0.2)
+            now = time.monotonic()
+            for index, due in list(restart_at.items()):
+                if now >= due and not self._stopping:
+                    del restart_at[index]
+                    self._spawn(index)
+            for index, child in list(self._children.items()):
+                if child.is_alive() or index in restart_at or self._stopping:
+                    continue
+                code = child.exitcode
+                if code == EXIT_FATAL:
+                    log.error("worker %d stopped on an error a restart cannot fix; stopping all workers", index)
+                    exit_code = EXIT_FATAL
+                    self._stopping = True
+                    break
+                if code == EXIT_OK:
+                    del self._children[index]
+                    continue
+                delay = min(backoff.get(index, 0.25) * 2, 30.0)
+                backoff[index] = delay
+                restart_at[index] = now + delay
+                log.warning("worker %d exited with %s; restarting in %.1fs", index, code, delay)
+            if not self._children:
+                break
+        self._stop_children()
+        return exit_code
+
+    def _stop_children(self) -> None:
+        for child in self._children.values():
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for index, child in self._children.items():
+            child.join(max(0.0, deadline - time.monotonic()))
+            if child.is_alive():
+                log.error("worker %d did not stop within %.0fs; killing it", index, self.stop_timeout)
+                child.kill()
+                child.join()
+        log.info("all workers stopped")

@@ -1,0 +1,122 @@
+"""Turning one consumed Kafka message into a tuple for the first component that handles it.
+
+A reader exists per (task, source topic). It remembers the offset after the last message it
+finished, which is exactly what the checkpoint commits and what changelog headers record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from streamproc.components import DEFAULT_STREAM, Tuple
+from streamproc.errors import ProcessingError
+from streamproc.runtime.policy import ErrorPolicy
+from streamproc.runtime.routing import ORIGIN_HEADER, Deliver, decode_internal_key
+from streamproc.serde.base import Serde, SerdeContext
+
+
+class Reader:
+    """Base: error policy and offset bookkeeping around ``_read``."""
+
+    __slots__ = ("next_offset", "partition", "policy", "topic")
+
+    def __init__(self, topic: str, partition: int, policy: ErrorPolicy) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.policy = policy
+        #: Offset after the last fully handled message; None until one is handled.
+        self.next_offset: int | None = None
+
+    def read(self, msg: Any) -> None:
+        try:
+            self._read(msg)
+        except ProcessingError as error:
+            self.policy.handle(error, msg)  # raises under "fail": the offset is not advanced
+        self.next_offset = msg.offset() + 1
+
+    def _read(self, msg: Any) -> None:
+        raise NotImplementedError
+
+
+class SpoutReader(Reader):
+    """An input topic of a KafkaSpout: decode key and value with the spout's serdes."""
+
+    __slots__ = ("_delivers", "_key_ctx", "_key_de", "_spout", "_value_ctx", "_value_de")
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        policy: ErrorPolicy,
+        spout_id: str,
+        key_serde: Serde,
+        value_serde: Serde,
+        delivers: Sequence[Deliver],
+    ) -> None:
+        super().__init__(topic, partition, policy)
+        self._spout = spout_id
+        self._key_de = key_serde.deserialize
+        self._value_de = value_serde.deserialize
+        self._key_ctx = SerdeContext(topic, is_key=True)
+        self._value_ctx = SerdeContext(topic, is_key=False)
+        self._delivers = tuple(delivers)
+
+    def _read(self, msg: Any) -> None:
+        try:
+            key = self._key_de(msg.key(), self._key_ctx)
+            value = self._value_de(msg.value(), self._value_ctx)
+        except Exception as exc:
+            raise ProcessingError(self._spout, exc) from exc
+        tup = Tuple(
+            key,
+            value,
+            self.topic,
+            self.partition,
+            msg.offset(),
+            msg.timestamp()[1],
+            msg.headers(),
+            DEFAULT_STREAM,
+            self._spout,
+        )
+        for deliver in self._delivers:
+            deliver(tup)
+
+
+class InternalReader(Reader):
+    """An internal topic: the key is the grouping key (JSON), the value is in the route's serde."""
+
+    __slots__ = ("_ctx", "_deliver", "_origins", "_single")
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        policy: ErrorPolicy,
+        deliver: Deliver,
+        origins: Mapping[bytes, tuple[str, str, Serde]],
+    ) -> None:
+        super().__init__(topic, partition, policy)
+        self._deliver = deliver
+        self._origins = dict(origins)
+        self._single = next(iter(origins.values())) if len(origins) == 1 else None
+        self._ctx = SerdeContext(topic, is_key=False)
+
+    def _read(self, msg: Any) -> None:
+        headers = msg.headers()
+        origin = self._single
+        if origin is None:
+            tag = next((v for k, v in headers or () if k == ORIGIN_HEADER), None)
+            origin = self._origins.get(tag) if tag is not None else None
+            if origin is None:
+                raise ProcessingError(self.topic, ValueError(f"record without a known {ORIGIN_HEADER} header"))
+            headers = [h for h in headers if h[0] != ORIGIN_HEADER] or None
+        source, stream, serde = origin
+        try:
+            key = decode_internal_key(msg.key())
+            value = serde.deserialize(msg.value(), self._ctx)
+        except Exception as exc:
+            raise ProcessingError(source, exc) from exc
+        self._deliver(
+            Tuple(key, value, self.topic, self.partition, msg.offset(), msg.timestamp()[1], headers, stream, source)
+        )

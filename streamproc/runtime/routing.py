@@ -1,0 +1,150 @@
+"""Moving tuples between components: in-process calls, or records on internal topics.
+
+Emission is depth-first and synchronous: ``emit`` calls the downstream bolt's ``process`` before
+returning, as Kafka Streams' ``forward`` does, so one input message is fully handled (or has
+failed) before the next one starts and no queue sits between bolts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from streamproc.components import Bolt, Tuple
+from streamproc.errors import ProcessingError, SerdeError
+from streamproc.groupings import All, Custom, Fields, Global
+from streamproc.plan import Route
+from streamproc.runtime.output import Output
+from streamproc.serde.base import Headers, Serde, SerdeContext
+from streamproc.serde.json import JsonSerde
+
+Deliver = Callable[[Tuple], None]
+
+#: On an internal topic read by several (component, stream) pairs, names the pair a record came from.
+ORIGIN_HEADER = "streamproc.from"
+
+
+class BoltRunner:
+    """Calls one bolt, attributing any exception to it."""
+
+    __slots__ = ("bolt", "component", "process")
+
+    def __init__(self, component: str, bolt: Bolt) -> None:
+        self.component = component
+        self.bolt = bolt
+        self.process = bolt.process
+
+    def run(self, tup: Tuple) -> None:
+        self.bolt._current = tup
+        try:
+            self.process(tup)
+        except ProcessingError:
+            raise
+        except Exception as exc:
+            raise ProcessingError(self.component, exc) from exc
+
+
+class ComponentEmitter:
+    """A component's ``emit``: builds the tuple once and hands it to each subscriber of its stream."""
+
+    __slots__ = ("component", "streams")
+
+    def __init__(self, component: str, streams: dict[str, Sequence[Deliver]]) -> None:
+        self.component = component
+        self.streams = streams
+
+    def emit(
+        self,
+        parent: Tuple,
+        value: Any,
+        key: Any,
+        stream: str,
+        headers: Headers | None,
+        timestamp: int | None,
+    ) -> None:
+        delivers = self.streams.get(stream)
+        if not delivers:
+            return  # nobody subscribes to this stream (Storm drops such tuples too)
+        tup = Tuple(
+            key,
+            value,
+            parent.topic,
+            parent.partition,
+            parent.offset,
+            parent.timestamp if timestamp is None else timestamp,
+            headers,
+            stream,
+            self.component,
+        )
+        for deliver in delivers:
+            deliver(tup)
+
+
+def encode_internal_key(key: Any) -> bytes | None:
+    return None if key is None else orjson.dumps(key)
+
+
+def decode_internal_key(raw: bytes | None) -> Any:
+    if raw is None:
+        return None
+    key = orjson.loads(raw)
+    return tuple(key) if type(key) is list else key
+
+
+class InternalWriter:
+    """Sends tuples of one route to its internal topic, choosing the partition as the grouping says."""
+
+    __slots__ = ("_ctx", "_output", "_partitions", "_route", "_serialize", "_tag", "_topic")
+
+    def __init__(self, route: Route, partitions: int, output: Output, tagged: bool) -> None:
+        assert route.topic is not None
+        self._route = route
+        self._topic = route.topic
+        self._partitions = partitions
+        self._output = output
+        serde: Serde = route.grouping.serde or JsonSerde()
+        self._serialize = serde.serialize
+        self._ctx = SerdeContext(route.topic, is_key=False)
+        self._tag: Headers = [(ORIGIN_HEADER, f"{route.source}/{route.stream}".encode())] if tagged else []
+
+    def deliver(self, tup: Tuple) -> None:
+        grouping = self._route.grouping
+        key = tup.key
+        if isinstance(grouping, Fields):
+            try:
+                key = grouping.key_of(tup.value)
+            except (KeyError, IndexError, TypeError) as exc:
+                raise ProcessingError(
+                    self._route.source,
+                    SerdeError(
+                        f"fields grouping of {self._route.target!r} on {list(grouping.fields)} needs a dict value with "
+                        f"those fields; {self._route.source!r} emitted {type(tup.value).__name__} {tup.value!r:.80}"
+                    ),
+                ) from exc
+        try:
+            raw_key = encode_internal_key(key)
+            raw_value = self._serialize(tup.value, self._ctx)
+        except (TypeError, SerdeError) as exc:
+            raise ProcessingError(self._route.source, exc) from exc
+        headers = tup.headers
+        if self._tag:
+            headers = self._tag + headers if headers else self._tag
+        if isinstance(grouping, All):
+            for partition in range(self._partitions):
+                self._output.send(self._topic, raw_key, raw_value, partition, headers, tup.timestamp)
+            return
+        if isinstance(grouping, Global):
+            partition = 0
+        elif isinstance(grouping, Custom):
+            assert grouping.partitioner is not None
+            partition = grouping.partitioner(tup, self._partitions)
+            if not 0 <= partition < self._partitions:
+                raise ProcessingError(
+                    self._route.source,
+                    ValueError(f"custom partitioner returned {partition}, outside 0..{self._partitions - 1}"),
+                )
+        else:
+            partition = -1  # by key, with the producer's murmur2 partitioner
+        self._output.send(self._topic, raw_key, raw_value, partition, headers, tup.timestamp)

@@ -1,0 +1,173 @@
+"""A task: one partition of one sub-topology, with its own bolt instances and store partitions.
+
+Tasks are what a rebalance moves. Everything a task owns (bolt instances, write caches, open
+RocksDB directories) belongs to this partition only, so tasks never share mutable state.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from streamproc.components import Bolt, TaskContext
+from streamproc.errors import TopologyError
+from streamproc.plan import Plan, SubTopology
+from streamproc.runtime.output import Output
+from streamproc.runtime.policy import ErrorPolicy
+from streamproc.runtime.readers import InternalReader, Reader, SpoutReader
+from streamproc.runtime.routing import BoltRunner, ComponentEmitter, Deliver, InternalWriter
+from streamproc.serde.base import Serde
+from streamproc.serde.json import JsonSerde
+from streamproc.state.changelog import SOURCE_HEADER, TopicPartition, changelog_topic, encode_sources
+from streamproc.state.keyed import KeyedState
+from streamproc.state.partition import StorePartition
+
+log = logging.getLogger(__name__)
+
+
+def store_path(state_dir: Path, topology: str, store: str, partition: int) -> Path:
+    return state_dir / topology / store / str(partition)
+
+
+def instantiate(component: str, bolt: type[Bolt] | Bolt) -> Bolt:
+    """A fresh bolt for one task: a class is called with no arguments, an instance is deep-copied."""
+    try:
+        return bolt() if isinstance(bolt, type) else copy.deepcopy(bolt)
+    except Exception as exc:
+        raise TopologyError(f"cannot create bolt {component!r} for a task: {type(exc).__name__}: {exc}") from exc
+
+
+class Task:
+    def __init__(
+        self,
+        plan: Plan,
+        sub: SubTopology,
+        partition: int,
+        partitions: Mapping[str, int],
+        output: Output,
+        policy: ErrorPolicy,
+        state_dir: Path,
+    ) -> None:
+        self.plan = plan
+        self.sub = sub
+        self.partition = partition
+        self.id = f"{sub.id}_{partition}"
+        self._output = output
+        self.stores: dict[str, StorePartition] = {}
+        self.bolts: dict[str, Bolt] = {}
+        runners: dict[str, BoltRunner] = {}
+        try:
+            for component in sub.components:
+                if component not in plan.bolts:
+                    continue
+                bolt = instantiate(component, plan.bolts[component].bolt)
+                self.bolts[component] = bolt
+                runners[component] = BoltRunner(component, bolt)
+                for spec in type(bolt).stores:
+                    path = store_path(state_dir, plan.name, spec.name, partition)
+                    self.stores[spec.name] = StorePartition(spec, path, changelog_topic(plan.name, spec.name), partition)
+            self._wire(runners, partitions)
+            self.readers: dict[str, Reader] = self._make_readers(runners, policy)
+            for component, bolt in self.bolts.items():
+                bolt.setup(TaskContext(plan.name, component, self.id, partition, output))
+        except BaseException:
+            self.close()
+            raise
+
+    def _delivers(self, component: str, runners: Mapping[str, BoltRunner], partitions: Mapping[str, int]
+                  ) -> dict[str, list[Deliver]]:
+        streams: dict[str, list[Deliver]] = {}
+        for (source, stream), routes in self.plan.routes.items():
+            if source != component:
+                continue
+            for route in routes:
+                if route.topic is None:
+                    deliver: Deliver = runners[route.target].run
+                else:
+                    internal = self.plan.internal_topics[route.topic]
+                    deliver = InternalWriter(route, partitions[route.topic], self._output, internal.tagged).deliver
+                streams.setdefault(stream, []).append(deliver)
+        return streams
+
+    def _wire(self, runners: Mapping[str, BoltRunner], partitions: Mapping[str, int]) -> None:
+        for component, bolt in self.bolts.items():
+            bolt._emitter = ComponentEmitter(component, self._delivers(component, runners, partitions))
+            bolt._states = {
+                spec.name: KeyedState(bolt, self.stores[spec.name]) for spec in type(bolt).stores
+            }
+        self._spout_delivers = {
+            c: self._delivers(c, runners, partitions).get("default", []) for c in self.sub.components if c in self.plan.spouts
+        }
+
+    def _make_readers(self, runners: Mapping[str, BoltRunner], policy: ErrorPolicy) -> dict[str, Reader]:
+        readers: dict[str, Reader] = {}
+        for component, delivers in self._spout_delivers.items():
+            spout = self.plan.spouts[component]
+            for topic in spout.topics:
+                readers[topic] = SpoutReader(
+                    topic, self.partition, policy, component, spout.key_serde, spout.value_serde, delivers
+                )
+        for topic in self.sub.internal_topics:
+            internal = self.plan.internal_topics[topic]
+            origins: dict[bytes, tuple[str, str, Serde]] = {}
+            for routes in self.plan.routes.values():
+                for route in routes:
+                    if route.topic == topic:
+                        tag = f"{route.source}/{route.stream}".encode()
+                        origins[tag] = (route.source, route.stream, route.grouping.serde or JsonSerde())
+            readers[topic] = InternalReader(topic, self.partition, policy, runners[internal.target].run, origins)
+        return readers
+
+    # --- checkpoint steps -----------------------------------------------------------------------
+    def last_processed(self) -> dict[TopicPartition, int]:
+        return {
+            (r.topic, r.partition): r.next_offset - 1 for r in self.readers.values() if r.next_offset is not None
+        }
+
+    def commit_offsets(self) -> dict[TopicPartition, int]:
+        return {(r.topic, r.partition): r.next_offset for r in self.readers.values() if r.next_offset is not None}
+
+    @property
+    def dirty(self) -> bool:
+        """Uncommitted state writes exist (a bolt may also write state from flush(), so ask the stores)."""
+        return any(store.dirty_count for store in self.stores.values())
+
+    def flush_bolts(self) -> None:
+        for bolt in self.bolts.values():
+            bolt.flush()
+
+    def stage_changelogs(self) -> int:
+        """Send one changelog record per dirty key of each store; returns how many."""
+        if not self.stores:
+            return 0
+        headers = [(SOURCE_HEADER, encode_sources(self.last_processed()))]
+        send = self._output.send
+
+        def produce(topic: str, key: bytes, value: bytes | None, partition: int, on_delivery: Any) -> None:
+            send(topic, key, value, partition, headers, None, on_delivery)
+
+        return sum(store.stage_changelog(produce) for store in self.stores.values())
+
+    def delivery_errors(self) -> list[str]:
+        return [e for store in self.stores.values() for e in store.delivery_errors()]
+
+    def commit_stores(self) -> None:
+        offsets = self.commit_offsets()
+        for store in self.stores.values():
+            store.commit_local(offsets)
+
+    def discard(self) -> None:
+        for store in self.stores.values():
+            store.discard()
+
+    def close(self) -> None:
+        for component, bolt in getattr(self, "bolts", {}).items():
+            try:
+                bolt.teardown()
+            except Exception:
+                log.exception("teardown of bolt %r in task %s failed", component, self.id)
+        for store in self.stores.values():
+            store.close()

@@ -1,0 +1,255 @@
+"""The worker: one consumer in the topology's group, one task per assigned partition.
+
+Poll loop: consume a batch → hand each message to its partition's reader (which runs the bolts
+depth-first) → checkpoint when due. Rebalances checkpoint before giving partitions up, and new
+partitions stay paused until their stores are restored, while the loop keeps polling so that
+the consumer stays in the group.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, TopicPartition
+
+from streamproc.errors import ConfigError
+from streamproc.kafka import admin as kadmin
+from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
+from streamproc.kafka.topics import required_topics, sink_topics
+from streamproc.metrics import RuntimeMetrics
+from streamproc.plan import Plan, SubTopology
+from streamproc.runtime.checkpoint import Checkpointer
+from streamproc.runtime.output import Output
+from streamproc.runtime.policy import ErrorPolicy
+from streamproc.runtime.settings import WorkerSettings
+from streamproc.runtime.task import Task
+from streamproc.state.changelog import TopicPartition as TP
+from streamproc.state.recovery import ChangelogRestorer
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, plan: Plan, settings: WorkerSettings, metrics: RuntimeMetrics | None = None) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.metrics = metrics if metrics is not None else RuntimeMetrics(plan.name)
+        self.tasks: dict[tuple[int, int], Task] = {}
+        self._ready: set[tuple[int, int]] = set()
+        self._read: dict[TP, Callable[[Any], None]] = {}
+        self._stopping = False
+        self._failed = False
+        self._last_committed: dict[TP, int] = {}
+        self._sub_of_topic = plan.subtopology_of_topic()
+        self._client_id = f"{plan.name}-worker-{settings.worker_index}"
+
+    def request_stop(self) -> None:
+        """Stop after the current batch, with a final checkpoint (safe to call from a signal handler)."""
+        self._stopping = True
+
+    # --- start-up --------------------------------------------------------------------------------
+    def _prepare_topics(self) -> None:
+        s = self.settings
+        admin = kadmin.connect(admin_config(s.bootstrap_servers, s.overrides, self._client_id), s.connect_timeout)
+        existing = kadmin.partition_counts(admin)
+        missing_inputs = [t for t in self.plan.external_topics() if t not in existing]
+        if missing_inputs and s.create_inputs:
+            kadmin.ensure_topics(admin, [kadmin.TopicSpec(t, s.create_inputs, {}, "input") for t in missing_inputs])
+            log.info("created input topics %s with %d partitions on the embedded broker", missing_inputs, s.create_inputs)
+            existing = kadmin.partition_counts(admin)
+        elif missing_inputs:
+            raise ConfigError(
+                f"input topics {missing_inputs} of topology {self.plan.name!r} do not exist on {s.bootstrap_servers}; "
+                "create them first"
+            )
+        self.partitions = self.plan.resolve_partitions(existing)
+        kadmin.ensure_topics(admin, required_topics(self.plan, self.partitions, s.on_error == "dlq"),
+                             s.replication_factor)
+        kadmin.ensure_topics(admin, [t for t in sink_topics(self.plan, self.partitions) if t.name not in existing],
+                             s.replication_factor)
+
+    def _create_clients(self) -> None:
+        s = self.settings
+        self.output = Output(config=producer_config(s.bootstrap_servers, s.overrides, self._client_id))
+        self.producer = self.output.producer
+        self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output)
+        self.consumer = Consumer(consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id))
+        self.restorer = ChangelogRestorer(
+            Consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id)),
+            on_restored=self.metrics.restored,
+        )
+        self.checkpointer = Checkpointer(self.output, self._commit)
+
+    # --- the loop --------------------------------------------------------------------------------
+    def run(self) -> None:
+        self._prepare_topics()
+        self._create_clients()
+        topics = self.plan.source_topics()
+        self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        log.info("worker %d of %r joined group %r, reading %s",
+                 self.settings.worker_index, self.plan.name, self.settings.group_id, topics)
+        try:
+            self._loop()
+            self.checkpoint()
+        except BaseException:
+            self._failed = True
+            raise
+        finally:
+            self._shutdown()
+
+    def _loop(self) -> None:
+        interval = self.settings.commit_interval
+        next_checkpoint = time.monotonic() + interval
+        batch_size = self.settings.batch_size
+        consume = self.consumer.consume
+        poll_producer = self.producer.poll
+        while not self._stopping:
+            restoring = self.restorer.busy
+            messages = consume(batch_size, 0.0 if restoring else 0.2)
+            if restoring:
+                for owner in self.restorer.step(0.1):
+                    self._activate(owner)
+            if messages:
+                started = time.monotonic()
+                self._process(messages)
+                self.metrics.batch(len(messages), time.monotonic() - started)
+            poll_producer(0)
+            now = time.monotonic()
+            if now >= next_checkpoint:
+                self.checkpoint()
+                next_checkpoint = now + interval
+                self._check_parent()
+
+    def _process(self, messages: list[Any]) -> None:
+        read = self._read
+        for msg in messages:
+            if msg.error() is not None:
+                self._consumer_error(msg.error())
+                continue
+            read[(msg.topic(), msg.partition())](msg)
+
+    def _consumer_error(self, err: Any) -> None:
+        if err.code() == KafkaError._PARTITION_EOF:
+            return
+        if err.fatal():
+            raise ConfigError(f"consumer failed: {err.str()}")
+        log.warning("consumer: %s", err.str())
+
+    def _check_parent(self) -> None:
+        parent = self.settings.parent_pid
+        if parent is not None and os.getppid() != parent:
+            log.warning("supervisor %d is gone; stopping", parent)
+            self._stopping = True
+
+    # --- checkpoints -----------------------------------------------------------------------------
+    def _commit(self, offsets: dict[TP, int]) -> None:
+        self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+
+    def checkpoint(self) -> None:
+        """Checkpoint the ready tasks, unless none progressed since the last checkpoint."""
+        tasks = [self.tasks[k] for k in sorted(self._ready)]
+        progress = {tp: o for task in tasks for tp, o in task.commit_offsets().items()}
+        if not tasks or (progress == self._last_committed and not any(t.dirty for t in tasks)):
+            return
+        try:
+            result = self.checkpointer.run(tasks)
+        except BaseException:
+            self.metrics.checkpoint(False, 0.0)
+            raise
+        self.metrics.checkpoint(True, result.seconds)
+        self._last_committed = progress
+        log.info("checkpoint: %d partitions committed, %d changelog records, %.0f ms",
+                 len(result.offsets), result.changelog_records, result.seconds * 1000)
+
+    # --- rebalances ------------------------------------------------------------------------------
+    def _task_key(self, topic: str, partition: int) -> tuple[SubTopology, tuple[int, int]]:
+        sub = self._sub_of_topic[topic]
+        return sub, (sub.id, partition)
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        consumer.assign(partitions)
+        if not partitions:
+            return
+        consumer.pause(partitions)
+        committed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in consumer.committed(partitions, timeout=30)
+            if tp.offset != OFFSET_INVALID and tp.offset >= 0
+        }
+        created = []
+        for tp in partitions:
+            sub, key = self._task_key(tp.topic, tp.partition)
+            if key not in self.tasks:
+                self.tasks[key] = Task(self.plan, sub, tp.partition, self.partitions, self.output, self.policy,
+                                       self.settings.state_dir)
+                created.append(key)
+        log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+        self.metrics.rebalance("assign", len(self.tasks))
+        for key in created:
+            task = self.tasks[key]
+            if not task.stores:
+                self._activate(task.id)
+                continue
+            task_committed = {tp: o for tp, o in committed.items() if tp[1] == task.partition
+                              and tp[0] in task.sub.source_topics}
+            for store in task.stores.values():
+                self.restorer.begin(task.id, store, task_committed)
+
+    def _activate(self, task_id: str) -> None:
+        """Resume a task's partitions: its stores are restored (or it has none)."""
+        task = next(t for t in self.tasks.values() if t.id == task_id)
+        key = (task.sub.id, task.partition)
+        self._ready.add(key)
+        tps = [TopicPartition(topic, task.partition) for topic in task.sub.source_topics]
+        assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
+        tps = [tp for tp in tps if (tp.topic, tp.partition) in assigned]
+        for tp in tps:
+            self._read[(tp.topic, tp.partition)] = task.readers[tp.topic].read
+        self.consumer.resume(tps)
+        log.info("task %s ready: processing %s", task.id, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps))
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        if not self._failed:
+            self.checkpoint()
+        self._close_tasks(partitions)
+        log.info("revoked %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        log.warning("lost %s without a checkpoint (session expired); uncommitted work will be redone",
+                    ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+        for key in {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}:
+            if key in self.tasks:
+                self.tasks[key].discard()
+        self._close_tasks(partitions)
+
+    def _close_tasks(self, partitions: list[Any]) -> None:
+        keys = {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}
+        for tp in partitions:
+            self._read.pop((tp.topic, tp.partition), None)
+        for key in keys:
+            task = self.tasks.pop(key, None)
+            self._ready.discard(key)
+            if task is not None:
+                self.restorer.cancel(task.id)
+                task.close()
+        self.metrics.rebalance("revoke", len(self.tasks))
+
+    # --- shutdown --------------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        consumer = getattr(self, "consumer", None)
+        if consumer is not None:
+            try:
+                consumer.close()  # leaves the group; the revoke callback checkpoints unless we failed
+            except Exception:
+                log.exception("closing the consumer failed")
+        for key in list(self.tasks):
+            self.tasks.pop(key).close()
+        self._ready.clear()
+        producer = getattr(self, "producer", None)
+        if producer is not None:
+            producer.flush(10)
+        log.info("worker %d of %r stopped", self.settings.worker_index, self.plan.name)

@@ -1,0 +1,17 @@
+"""Serdes: bytes <-> Python objects for spouts, sinks, internal topics and state stores."""
+
+from streamproc.serde.base import Headers, Serde, SerdeContext, ValueShape
+from streamproc.serde.json import JsonSerde
+from streamproc.serde.simple import BytesSerde, FloatSerde, IntSerde, StrSerde
+
+__all__ = [
+    "BytesSerde",
+    "FloatSerde",
+    "Headers",
+    "IntSerde",
+    "JsonSerde",
+    "Serde",
+    "SerdeContext",
+    "StrSerde",
+    "ValueShape",
+]

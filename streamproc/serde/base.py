@@ -1,0 +1,42 @@
+"""The serde protocol shared by spouts, sinks, internal topics and state stores.
+
+A serde converts between bytes on the wire and Python objects. The context tells it where the
+bytes live (topic, key or value), which a schema-registry serde needs to pick its subject. The
+runtime builds one context per (topic, key/value) and reuses it, so serdes must not keep it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Headers = list[tuple[str, bytes | None]]
+
+#: What a serde's decoded values look like, so that a topology can be validated before it runs:
+#: "mapping" values have named fields (a fields grouping can use them), "scalar" values never do,
+#: "any" cannot be known until run time.
+ValueShape = Literal["mapping", "scalar", "any"]
+
+
+class SerdeContext:
+    """Where the bytes being (de)serialized live."""
+
+    __slots__ = ("headers", "is_key", "topic")
+
+    def __init__(self, topic: str, is_key: bool, headers: Headers | None = None) -> None:
+        self.topic = topic
+        self.is_key = is_key
+        self.headers = headers
+
+    def __repr__(self) -> str:
+        return f"SerdeContext(topic={self.topic!r}, is_key={self.is_key})"
+
+
+@runtime_checkable
+class Serde(Protocol):
+    """Turns objects into bytes and back. ``None`` stays ``None`` (a null key or a tombstone)."""
+
+    shape: ValueShape
+
+    def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None: ...
+
+    def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any: ...

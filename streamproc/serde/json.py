@@ -1,0 +1,35 @@
+"""JSON through orjson: the default for state values and internal topics because it is fast and
+readable on the wire (a changelog or repartition record can be inspected with any Kafka tool)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from streamproc.errors import SerdeError
+from streamproc.serde.base import SerdeContext, ValueShape
+
+
+class JsonSerde:
+    """JSON values. Lists decode as lists; dict keys must be strings."""
+
+    shape: ValueShape = "any"
+
+    def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        if obj is None:
+            return None
+        try:
+            return orjson.dumps(obj)
+        except TypeError as exc:
+            raise SerdeError(
+                f"cannot encode {type(obj).__name__} as JSON for topic {ctx.topic!r}: {exc}"
+            ) from exc
+
+    def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        if data is None:
+            return None
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise SerdeError(f"invalid JSON on topic {ctx.topic!r}: {exc}") from exc

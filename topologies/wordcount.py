@@ -1,0 +1,35 @@
+"""Word count: sentences -> split (shuffle) -> count (fields on the word) -> word-counts.
+
+Contract used by the demo and the acceptance tests: input topic ``sentences`` (UTF-8 text, keys
+ignored); output topic ``word-counts`` with key = the word and value = {"word": w, "count": n},
+one record per occurrence carrying the updated count.
+"""
+
+from __future__ import annotations
+
+from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
+
+
+class SplitSentence(Bolt):
+    output_fields = ("word",)
+
+    def process(self, tup: Tuple) -> None:
+        for word in tup.value.lower().split():
+            self.emit({"word": word})
+
+
+class CountWords(Bolt):
+    stores = [Store("counts")]
+
+    def process(self, tup: Tuple) -> None:
+        counts = self.state("counts")
+        count = counts.get(0) + 1
+        counts.set(count)
+        self.emit({"word": tup.key, "count": count}, key=tup.key)
+
+
+topology = Topology("wordcount")
+topology.spout("sentences", KafkaSpout("sentences", value_serde=StrSerde()))
+topology.bolt("split", SplitSentence).shuffle("sentences")
+topology.bolt("count", CountWords).fields("split", "word")
+topology.bolt("sink", KafkaSink("word-counts", key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("count")
