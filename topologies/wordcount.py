@@ -28,8 +28,14 @@ class CountWords(Bolt):
         self.emit({"word": tup.key, "count": count}, key=tup.key)
 
 
-topology = Topology("wordcount")
-topology.spout("sentences", KafkaSpout("sentences", value_serde=StrSerde()))
-topology.bolt("split", SplitSentence).shuffle("sentences")
-topology.bolt("count", CountWords).fields("split", "word")
-topology.bolt("sink", KafkaSink("word-counts", key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("count")
+def build(name: str = "wordcount", source: str = "sentences", sink: str = "word-counts") -> Topology:
+    """The word count with other names, so that tests can run many copies on one broker."""
+    topology = Topology(name)
+    topology.spout("sentences", KafkaSpout(source, value_serde=StrSerde()))
+    topology.bolt("split", SplitSentence).shuffle("sentences")
+    topology.bolt("count", CountWords).fields("split", "word")
+    topology.bolt("sink", KafkaSink(sink, key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("count")
+    return topology
+
+
+topology = build()

@@ -1,0 +1,379 @@
+"""Keyed-count benchmark: N keyed JSON messages in, one updated count per message out, one process.
+
+Loads ``--messages`` records (``--keys`` distinct keys, ``{"id": i, "amount": 3}`` values) into
+an input topic of ``--partitions`` partitions, then runs ``in -> count (keyed store) -> out`` in
+one in-process worker and reports messages/second and CPU per message. Loading is not timed.
+
+Timing, all taken inside the worker's thread through its metrics hooks:
+  join        ``run()`` start -> first partition assignment (group protocol; broker-bound)
+  start       assignment -> first batch handled (store restore, task activation)
+  processing  assignment -> every input handled by the bolts
+  committed   assignment -> the checkpoint that commits every input (outputs acknowledged)
+Headline throughput is N / committed; CPU is this process's rusage (all librdkafka threads
+included) over the same interval. The broker is another process; its CPU is shown apart.
+
+Correctness: the output is read back and, for every key, its counts must be exactly 1, 2, ..., n
+where n is the number of inputs with that key, and the committed offsets must equal the input's
+end offsets.
+
+    python bench/keyed_count.py                     # 1,000,000 messages on an embedded broker
+    python bench/keyed_count.py --messages 100000   # smoke run
+    python bench/keyed_count.py --profile           # cProfile of the worker thread
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import logging
+import os
+import pstats
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # confluent_kafka.admin does not re-export it for mypy
+
+from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
+from streamproc.devbroker import EmbeddedBroker
+from streamproc.metrics import RuntimeMetrics
+from streamproc.plan import Plan
+from streamproc.runtime.settings import WorkerSettings
+from streamproc.runtime.worker import Worker
+
+#: Client settings for the benchmark's own clients and the worker (fast group join on Tansu).
+FAST_GROUP = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500", "fetch.wait.max.ms": "10"}
+
+
+class Count(Bolt):
+    stores: ClassVar[list[Store]] = [Store("counts")]
+
+    def process(self, tup: Tuple) -> None:
+        st = self.state("counts")
+        n = st.get(0) + 1
+        st.set(n)
+        self.emit({"key": tup.key, "count": n}, key=tup.key)
+
+
+def build_plan(name: str, source: str, sink: str) -> Plan:
+    t = Topology(name)
+    t.spout("in", KafkaSpout(source, key_serde=StrSerde(), value_serde=JsonSerde()))
+    t.bolt("count", Count).shuffle("in")  # the input is keyed already: no repartition
+    t.bolt("out", KafkaSink(sink, key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("count")
+    return t.build()
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of another process (the embedded broker), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BenchMetrics(RuntimeMetrics):
+    """Records the benchmark's instants from the worker's own hooks (called in the worker thread)."""
+
+    def __init__(self, topology: str, target: int) -> None:
+        super().__init__(topology)
+        self.target = target
+        self.worker: Worker | None = None
+        self.consumed = 0
+        self.batches = 0
+        self.batch_seconds = 0.0
+        self.checkpoints = 0
+        self.checkpoint_seconds = 0.0
+        self.assigned: tuple[float, float] | None = None  # (monotonic time, cpu seconds)
+        self.first_batch: float | None = None
+        self.processed: tuple[float, float] | None = None
+        self.committed: tuple[float, float] | None = None
+        self.on_assigned: Callable[[], None] | None = None
+        self.on_processed: Callable[[], None] | None = None
+
+    def rebalance(self, kind: str, tasks: int) -> None:
+        super().rebalance(kind, tasks)
+        if kind == "assign" and self.assigned is None:
+            self.assigned = (time.monotonic(), cpu_seconds())
+            if self.on_assigned is not None:
+                self.on_assigned()
+
+    def batch(self, messages: int, seconds: float) -> None:
+        super().batch(messages, seconds)
+        if self.first_batch is None:
+            self.first_batch = time.monotonic() - seconds
+        self.consumed += messages
+        self.batches += 1
+        self.batch_seconds += seconds
+        if self.processed is None and self.consumed >= self.target:
+            self.processed = (time.monotonic(), cpu_seconds())
+            if self.on_processed is not None:
+                self.on_processed()
+            assert self.worker is not None
+            self.worker.request_stop()  # the loop ends after this batch with a final checkpoint
+
+    def checkpoint(self, ok: bool, seconds: float) -> None:
+        super().checkpoint(ok, seconds)
+        if not ok:
+            return
+        self.checkpoints += 1
+        self.checkpoint_seconds += seconds
+        if self.processed is not None and self.committed is None:
+            self.committed = (time.monotonic(), cpu_seconds())
+
+
+# --- setup --------------------------------------------------------------------------------------
+def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    topics = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
+    futures = admin.create_topics(topics)
+    for future in futures.values():
+        future.result(30)
+
+
+def load(bootstrap: str, topic: str, messages: int, keys: int) -> dict[int, int]:
+    """Produce the input; returns the record count per partition (from delivery reports)."""
+    per_partition: dict[int, int] = {}
+    errors: list[str] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        if err is not None:
+            errors.append(str(err))
+        else:
+            p = msg.partition()
+            per_partition[p] = per_partition.get(p, 0) + 1
+
+    producer = Producer({
+        "bootstrap.servers": bootstrap,
+        "linger.ms": 20,
+        "batch.size": 1_000_000,
+        "batch.num.messages": 100_000,
+        "queue.buffering.max.messages": 1_000_000,
+        "partitioner": "murmur2_random",
+        "enable.idempotence": True,
+        "on_delivery": delivered,
+    })
+    produce = producer.produce
+    dumps = orjson.dumps
+    key_bytes = [f"key-{k}".encode() for k in range(keys)]
+    for i in range(messages):
+        value = dumps({"id": i, "amount": 3})
+        while True:
+            try:
+                produce(topic, value, key_bytes[i % keys])
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if i & 0x3FFF == 0:
+            producer.poll(0)
+    remaining = producer.flush(120)
+    if remaining or errors:
+        raise SystemExit(f"loading failed: {remaining} unacknowledged, {len(errors)} errors {errors[:1]}")
+    return per_partition
+
+
+# --- verification -------------------------------------------------------------------------------
+def read_outputs(bootstrap: str, topic: str, partitions: int, expected_total: int
+                 ) -> tuple[int, dict[str, int], int]:
+    """Read the whole output topic: (records, last count per key, out-of-sequence counts)."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": f"bench-verify-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",
+        **FAST_GROUP,
+    })
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    last: dict[str, int] = {}
+    records = 0
+    out_of_sequence = 0
+    at_eof: set[int] = set()
+    loads = orjson.loads
+    deadline = time.monotonic() + 120 + expected_total / 20_000
+    try:
+        while len(at_eof) < partitions and time.monotonic() < deadline:
+            for msg in consumer.consume(10_000, 1.0):
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        at_eof.add(msg.partition() or 0)
+                        continue
+                    raise SystemExit(f"reading the output failed: {err}")
+                at_eof.discard(msg.partition() or 0)
+                records += 1
+                value = loads(msg.value() or b"null")
+                key = (msg.key() or b"").decode()
+                count = value["count"]
+                if value["key"] != key or count != last.get(key, 0) + 1:
+                    out_of_sequence += 1
+                last[key] = count
+    finally:
+        consumer.close()
+    return records, last, out_of_sequence
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        found = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=30)
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in found}
+
+
+# --- the run ------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=1_000_000, help="input records (default 1,000,000)")
+    parser.add_argument("--keys", type=int, default=10_000, help="distinct keys (default 10,000)")
+    parser.add_argument("--partitions", type=int, default=4, help="input partitions (default 4)")
+    parser.add_argument("--bootstrap-servers", help="use this Kafka instead of starting the embedded broker")
+    parser.add_argument("--batch-size", type=int, default=WorkerSettings.batch_size,
+                        help="messages per consume() (WorkerSettings.batch_size)")
+    parser.add_argument("--commit-interval", type=float, default=5.0, help="checkpoint interval in seconds")
+    parser.add_argument("-X", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="librdkafka setting for the worker's clients (repeatable)")
+    parser.add_argument("--profile", nargs="?", const="", metavar="FILE",
+                        help="cProfile the worker thread; print the top functions (and save to FILE)")
+    parser.add_argument("--profile-top", type=int, default=30, help="functions shown with --profile")
+    parser.add_argument("--timeout", type=float, help="give up after this many seconds of processing")
+    parser.add_argument("--keep-state", action="store_true", help="keep the state directory")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the worker's INFO lines")
+    args = parser.parse_args(argv)
+    if args.messages < 1 or args.keys < 1 or args.partitions < 1:
+        parser.error("--messages, --keys and --partitions must be positive")
+    return args
+
+
+def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> bool:
+    uid = uuid.uuid4().hex[:8]
+    name, source, sink = f"bench-count-{uid}", f"bench-in-{uid}", f"bench-out-{uid}"
+    n, keys, partitions = args.messages, args.keys, args.partitions
+
+    create_topics(bootstrap, [source, sink], partitions)
+    started = time.monotonic()
+    per_partition = load(bootstrap, source, n, keys)
+    load_seconds = time.monotonic() - started
+    print(f"loaded {n:,} messages ({keys:,} keys, {partitions} partitions) in {load_seconds:.1f}s "
+          f"({n / load_seconds:,.0f} msg/s)", flush=True)
+
+    plan = build_plan(name, source, sink)
+    overrides = dict(FAST_GROUP)
+    for pair in args.overrides:
+        k, _, v = pair.partition("=")
+        overrides[k.strip()] = v.strip()
+    state_dir = Path(tempfile.mkdtemp(prefix="bench-state-"))
+    settings = WorkerSettings(bootstrap_servers=bootstrap, group_id=plan.name, state_dir=state_dir,
+                              commit_interval=args.commit_interval, overrides=overrides,
+                              batch_size=args.batch_size)
+    metrics = BenchMetrics(plan.name, n)
+    worker = Worker(plan, settings, metrics)
+    metrics.worker = worker
+
+    profiler = cProfile.Profile() if args.profile is not None else None
+    if profiler is not None:
+        metrics.on_assigned = profiler.enable  # profile processing only, not the group join
+        metrics.on_processed = profiler.disable
+    broker_cpu_0 = process_cpu_seconds(broker_pid) if broker_pid else None
+    timer: threading.Timer | None = None
+    if args.timeout:
+        timer = threading.Timer(args.timeout, worker.request_stop)
+        timer.daemon = True
+        timer.start()
+    run_started = time.monotonic()
+    try:
+        worker.run()
+    finally:
+        if profiler is not None:
+            profiler.disable()
+        if timer is not None:
+            timer.cancel()
+        if not args.keep_state:
+            shutil.rmtree(state_dir, ignore_errors=True)
+    stopped = time.monotonic()
+    broker_cpu_1 = process_cpu_seconds(broker_pid) if broker_pid else None
+
+    if metrics.assigned is None or metrics.committed is None or metrics.processed is None:
+        print(f"FAIL: the worker stopped after {metrics.consumed:,} of {n:,} messages "
+              f"(assigned={metrics.assigned is not None}, committed={metrics.committed is not None})")
+        return False
+    t0, cpu0 = metrics.assigned
+    t_proc, cpu_proc = metrics.processed
+    t_done, cpu_done = metrics.committed
+    first = metrics.first_batch if metrics.first_batch is not None else t0
+    elapsed = t_done - t0
+    cpu = cpu_done - cpu0
+    print()
+    print(f"group join (run() -> assignment)   {t0 - run_started:8.2f} s")
+    print(f"start (assignment -> first batch)   {first - t0:8.2f} s")
+    print(f"processing (first -> last batch)    {t_proc - first:8.2f} s   "
+          f"{n / (t_proc - first):>10,.0f} msg/s")
+    print(f"final checkpoint                    {t_done - t_proc:8.2f} s")
+    print(f"shutdown (commit -> run() returns)  {stopped - t_done:8.2f} s")
+    print(f"batches {metrics.batches:,} (avg {metrics.consumed / max(metrics.batches, 1):,.0f} msgs), "
+          f"time inside batches {metrics.batch_seconds:.2f} s, "
+          f"checkpoints {metrics.checkpoints} taking {metrics.checkpoint_seconds:.2f} s")
+    print()
+    print(f"THROUGHPUT  {n / elapsed:>10,.0f} msg/s   "
+          f"({n:,} messages, assignment -> all committed in {elapsed:.2f} s)")
+    print(f"CPU         {cpu:10.2f} s       {cpu / n * 1e6:8.2f} CPU-us/msg   "
+          f"(processing only: {(cpu_proc - cpu0) / n * 1e6:.2f} CPU-us/msg)")
+    if broker_cpu_0 is not None and broker_cpu_1 is not None:
+        print(f"broker CPU  {broker_cpu_1 - broker_cpu_0:10.2f} s       "
+              "(separate process, run() start -> stop)")
+
+    records, last, out_of_sequence = read_outputs(bootstrap, sink, partitions, n)
+    expected = {f"key-{k}": n // keys + (1 if k < n % keys else 0) for k in range(min(keys, n))}
+    wrong_keys = sum(1 for k, c in expected.items() if last.get(k) != c) + len(set(last) - set(expected))
+    committed = committed_offsets(bootstrap, plan.name, source, partitions)
+    ends = {p: per_partition.get(p, 0) for p in range(partitions)}
+    ok = records == n and wrong_keys == 0 and out_of_sequence == 0 and committed == ends
+    print(f"\ncorrectness {'OK' if ok else 'FAIL'}: {records:,} outputs for {n:,} inputs, "
+          f"{len(last):,} keys, {wrong_keys} keys with a wrong final count, "
+          f"{out_of_sequence} counts out of sequence, committed offsets "
+          f"{'= input end offsets' if committed == ends else f'{committed} != {ends}'}")
+
+    if profiler is not None:
+        print(f"\ncProfile of the worker thread, assignment -> last batch "
+              f"(top {args.profile_top} by own time):")
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(args.profile_top)
+        if args.profile:
+            stats.dump_stats(args.profile)
+            print(f"profile saved to {args.profile}")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.bootstrap_servers:
+        return 0 if run(args, args.bootstrap_servers, None) else 1
+    broker = EmbeddedBroker().start()
+    try:
+        process = getattr(broker, "_process", None)
+        return 0 if run(args, broker.bootstrap_servers, process.pid if process is not None else None) else 1
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

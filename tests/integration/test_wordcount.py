@@ -1,0 +1,197 @@
+"""The word count against a real broker, real RocksDB and real worker processes."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.support.kafka import (
+    REPO,
+    RunningTopology,
+    TopicTail,
+    committed,
+    create_topic,
+    produce,
+    read_all,
+    unique,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+VOCABULARY = [f"w{i}" for i in range(60)] + ["the", "The", "fox", "FOX", "dog"]
+
+
+class WordCountRun:
+    """A uniquely named copy of topologies/wordcount.py with its own topics, group and state."""
+
+    def __init__(self, bootstrap: str, tmp_path: Path, partitions: int = 4) -> None:
+        self.bootstrap = bootstrap
+        self.name = unique("wc")
+        self.source = f"{self.name}-sentences"
+        self.sink = f"{self.name}-counts"
+        self.state_dir = tmp_path / "state"
+        self.tmp_path = tmp_path
+        self.target = tmp_path / "target.py"
+        self.target.write_text(
+            "import sys\n"
+            f"sys.path.insert(0, {str(REPO / 'topologies')!r})\n"
+            "from wordcount import build\n"
+            f"topology = build({self.name!r}, {self.source!r}, {self.sink!r})\n"
+        )
+        self.expected: Counter[str] = Counter()
+        self.runs = 0
+        self._tail: TopicTail | None = None
+        self._latest: dict[str, int] = {}
+        self._seen = 0
+        create_topic(bootstrap, self.source, partitions)
+
+    def feed(self, count: int, seed: int) -> None:
+        rng = random.Random(seed)
+        sentences = [" ".join(rng.choices(VOCABULARY, k=rng.randint(1, 12))) for _ in range(count)]
+        for sentence in sentences:
+            self.expected.update(sentence.lower().split())
+        produce(self.bootstrap, self.source, sentences)
+
+    def start(self, *extra: str) -> RunningTopology:
+        self.runs += 1
+        log = self.tmp_path / f"run-{self.runs}.log"
+        return RunningTopology(self.target, self.bootstrap, self.state_dir, log, *extra)
+
+    def latest_counts(self) -> tuple[dict[str, int], int]:
+        """(latest count per word, number of output records) of everything in the output topic now."""
+        if self._tail is None:
+            self._tail = TopicTail(self.bootstrap, self.sink)
+        self._tail.poll()
+        for record in self._tail.records[self._seen:]:
+            value = json.loads(record.value())
+            assert record.key().decode() == value["word"]
+            self._latest[value["word"]] = max(self._latest.get(value["word"], 0), value["count"])
+        self._seen = len(self._tail.records)
+        return dict(self._latest), self._seen
+
+    def wait_exact(self, running: RunningTopology, timeout: float = 90.0) -> int:
+        """Wait until every word's latest count equals the truth; returns the output record count."""
+
+        def done() -> int | None:
+            if running.process.poll() is not None:
+                raise AssertionError(f"worker exited with {running.process.returncode}:\n{running.log()[-3000:]}")
+            latest, outputs = self.latest_counts()
+            return outputs if latest == dict(self.expected) else None
+
+        try:
+            result: int = wait_for(done, timeout, "exact word counts", interval=0.3)
+        except AssertionError:
+            latest, _ = self.latest_counts()
+            wrong = {w: (latest.get(w), n) for w, n in self.expected.items() if latest.get(w) != n}
+            raise AssertionError(f"counts differ (got, expected): {dict(list(wrong.items())[:10])}\n"
+                                 f"{running.log()[-3000:]}") from None
+        return result
+
+
+def test_counts_are_exact(broker: str, tmp_path: Path) -> None:
+    wc = WordCountRun(broker, tmp_path)
+    wc.feed(3000, seed=1)
+    running = wc.start()
+    try:
+        outputs = wc.wait_exact(running)
+        assert outputs == sum(wc.expected.values())  # one output per word occurrence
+    finally:
+        assert running.stop() == 0
+    log = running.log()
+    assert "checkpoint:" in log and "stopped" in log
+
+
+def test_graceful_restart_continues_exactly(broker: str, tmp_path: Path) -> None:
+    wc = WordCountRun(broker, tmp_path)
+    wc.feed(2000, seed=2)
+    first = wc.start()
+    wc.wait_exact(first)
+    assert first.stop() == 0
+
+    wc.feed(1500, seed=3)
+    second = wc.start()
+    try:
+        outputs = wc.wait_exact(second)
+        # The graceful stop committed everything it had emitted, so nothing was processed twice.
+        assert outputs == sum(wc.expected.values())
+    finally:
+        assert second.stop() == 0
+
+
+def test_lost_state_directory_is_restored_from_the_changelog(broker: str, tmp_path: Path) -> None:
+    wc = WordCountRun(broker, tmp_path)
+    wc.feed(2000, seed=4)
+    first = wc.start()
+    wc.wait_exact(first)
+    assert first.stop() == 0
+
+    shutil.rmtree(wc.state_dir)
+    wc.feed(1000, seed=5)
+    second = wc.start()
+    try:
+        wc.wait_exact(second)
+    finally:
+        assert second.stop() == 0
+    assert "restored" in second.log()
+    applied = [int(line.split(": ")[-1].split()[0]) for line in second.log().splitlines()
+               if "restored" in line and "records applied" in line]
+    assert sum(applied) > 0, "the counts must come back from the changelog, not from reprocessing"
+
+
+def test_two_workers_share_the_partitions(broker: str, tmp_path: Path) -> None:
+    wc = WordCountRun(broker, tmp_path)
+    wc.feed(4000, seed=6)
+    running = wc.start("--workers", "2")
+    try:
+        wc.wait_exact(running)
+        wait_for(lambda: all(f"[worker-{i}]" in line and "ready" in line
+                             for i in (0, 1) for line in [_last_ready(running.log(), i)]),
+                 30, "both workers to own partitions")
+    finally:
+        assert running.stop() == 0
+
+
+def _last_ready(log: str, worker: int) -> str:
+    lines = [line for line in log.splitlines() if f"[worker-{worker}]" in line and "ready: processing" in line]
+    return lines[-1] if lines else ""
+
+
+def test_poison_message_goes_to_the_dlq(broker: str, tmp_path: Path) -> None:
+    wc = WordCountRun(broker, tmp_path, partitions=1)
+    wc.feed(500, seed=7)
+    poison = b"\xff\xfe not utf-8"
+    produce(broker, wc.source, [poison], partition=0)
+    wc.feed(500, seed=8)
+    running = wc.start("--on-error", "dlq")
+    try:
+        wc.wait_exact(running)
+    finally:
+        assert running.stop() == 0
+    dead = read_all(broker, f"{wc.name}-dlq")
+    assert len(dead) == 1
+    headers = dict(dead[0].headers())
+    assert dead[0].value() == poison
+    assert headers["streamproc.source.topic"] == wc.source.encode()
+    assert headers["streamproc.source.partition"] == b"0"
+    assert headers["streamproc.source.offset"] == b"500"
+    assert headers["streamproc.component"] == b"sentences"
+    assert b"utf-8" in headers["streamproc.error"].lower()
+
+
+def test_fail_policy_stops_without_committing_the_poison_message(broker: str, tmp_path: Path) -> None:
+    wc = WordCountRun(broker, tmp_path, partitions=1)
+    wc.feed(200, seed=9)
+    produce(broker, wc.source, [b"\xff bad"], partition=0)
+    wc.feed(200, seed=10)
+    running = wc.start()  # --on-error fail is the default
+    code = running.wait(60)
+    assert code == 3, running.log()[-3000:]
+    assert "stopping without committing it" in running.log()
+    offsets = committed(broker, wc.name, wc.source, 1)
+    assert offsets.get(0, 0) <= 200, f"committed past the poison message at offset 200: {offsets}"
