@@ -96,6 +96,9 @@ class Plan:
         Sub-topologies are resolved upstream first: an internal topic takes its configured count or
         that of the sub-topology writing to it; a changelog takes that of its bolt's sub-topology.
         """
+        missing = [t for t in self.external_topics() if t not in external]
+        if missing:
+            raise ConfigError(f"input topic {missing[0]!r} does not exist; create it before running {self.name!r}")
         counts: dict[str, int] = {}
         sub_count: dict[int, int] = {}
         pending = list(self.subtopologies)
@@ -115,8 +118,6 @@ class Plan:
                 if not all(t in counts or t in external for t in sub.source_topics):
                     continue
                 for topic in sub.external_topics:
-                    if topic not in external:
-                        raise ConfigError(f"input topic {topic!r} does not exist; create it before running {self.name!r}")
                     counts[topic] = external[topic]
                 sizes = {t: counts[t] for t in sub.source_topics}
                 if len(set(sizes.values())) > 1:

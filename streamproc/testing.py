@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import murmur2
+
 from streamproc.kafka.sink import KafkaSink
 from streamproc.plan import Plan
 from streamproc.runtime.checkpoint import Checkpointer
@@ -34,29 +36,8 @@ from streamproc.topology import Topology
 
 
 def murmur2_partition(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2, positive, modulo), as librdkafka's murmur2_random does for keys."""
-    seed, m, r = 0x9747B28C, 0x5BD1E995, 24
-    length = len(key)
-    h = (seed ^ length) & 0xFFFFFFFF
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(key[i : i + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = ((h * m) & 0xFFFFFFFF) ^ k
-    tail = length % 4
-    base = length - tail
-    if tail == 3:
-        h ^= key[base + 2] << 16
-    if tail >= 2:
-        h ^= key[base + 1] << 8
-    if tail >= 1:
-        h ^= key[base]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions
+    """Kafka's default partitioner (Java-compatible murmur2), as librdkafka's murmur2_random does for keys."""
+    return int(murmur2(key, partitions))
 
 
 class MemoryMessage:
@@ -105,15 +86,15 @@ class MemoryProducer:
         #: Set by a test to make the next flush fail (a broker that does not acknowledge).
         self.fail_flush = False
 
-    def produce(self, topic: str, value: Any = None, key: Any = None, partition: int = -1, **kwargs: Any) -> None:
+    def produce(self, topic: str, value: Any = None, key: Any = None, partition: int = -1, *,
+                on_delivery: Any = None, timestamp: int = 0, headers: Any = None) -> None:
         count = self._partitions(topic)
         if partition < 0:
             partition = murmur2_partition(key, count) if key is not None else 0
         log = self.topics.setdefault(topic, {}).setdefault(partition, [])
-        msg = MemoryMessage(topic, partition, len(log), key, value, kwargs.get("headers"),
-                            kwargs.get("timestamp") or self._now())
+        msg = MemoryMessage(topic, partition, len(log), key, value, headers, timestamp or self._now())
         log.append(msg)
-        callback = kwargs.get("on_delivery")
+        callback = on_delivery
         if callback is not None:
             self._reports.append((callback, msg))
 
@@ -191,7 +172,7 @@ class TopologyTestDriver:
         target = partition
         if target is None:
             target = murmur2_partition(raw_key, self.partitions[topic]) if raw_key is not None else 0
-        self.producer.produce(topic, raw_value, raw_key, target, headers=headers, timestamp=timestamp)
+        self.producer.produce(topic, raw_value, raw_key, target, headers=headers, timestamp=timestamp or 0)
         self._run(topic, target)
         while self._drain_internal():
             pass

@@ -65,7 +65,9 @@ class BoltDeclarer:
     def _add(self, source: Source, grouping: Grouping) -> BoltDeclarer:
         if isinstance(source, tuple):
             if len(source) != 2 or not all(isinstance(s, str) for s in source):
-                raise TopologyError(f"bolt {self._spec.id!r}: source {source!r} must be 'component' or (component, stream)")
+                raise TopologyError(
+                    f"bolt {self._spec.id!r}: source {source!r} must be 'component' or (component, stream)"
+                )
             component, stream = source
         elif isinstance(source, str):
             component, stream = source, DEFAULT_STREAM

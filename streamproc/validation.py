@@ -29,11 +29,14 @@ def _check_inputs(topology: Topology) -> None:
     for spec in topology.bolts.values():
         if not spec.inputs:
             raise TopologyError(
-                f"bolt {spec.id!r} has no input; subscribe it with .shuffle(source), .fields(source, ...) or another grouping"
+                f"bolt {spec.id!r} has no input; subscribe it with .shuffle(source), .fields(source, ...) "
+                "or another grouping"
             )
         kinds = {type(i.grouping) for i in spec.inputs}
         if Global in kinds and len(spec.inputs) > 1:
-            raise TopologyError(f"bolt {spec.id!r} mixes a global grouping with other inputs; give it only the global one")
+            raise TopologyError(
+                f"bolt {spec.id!r} mixes a global grouping with other inputs; give it only the global one"
+            )
         for inp in spec.inputs:
             if inp.source == spec.id:
                 raise TopologyError(f"bolt {spec.id!r} subscribes to itself")

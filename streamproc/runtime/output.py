@@ -22,7 +22,17 @@ DeliveryCallback = Callable[[Any, Any], None]
 class ProducerLike(Protocol):
     """The part of confluent_kafka.Producer the runtime uses (a fake implements it in unit tests)."""
 
-    def produce(self, topic: str, value: Any = ..., key: Any = ..., partition: int = ..., **kwargs: Any) -> None: ...
+    def produce(
+        self,
+        topic: str,
+        value: Any = ...,
+        key: Any = ...,
+        partition: int = ...,
+        *,
+        on_delivery: Any = ...,
+        timestamp: int = ...,
+        headers: Any = ...,
+    ) -> None: ...
 
     def poll(self, timeout: float = ...) -> int: ...
 
@@ -38,9 +48,10 @@ class Output:
         if producer is None:
             from confluent_kafka import Producer
 
-            producer = Producer({**(config or {}), "on_delivery": self.on_delivery})
-        self.producer: ProducerLike = producer
-        self._produce = producer.produce
+            self.producer: ProducerLike = Producer({**(config or {}), "on_delivery": self.on_delivery})
+        else:
+            self.producer = producer
+        self._produce = self.producer.produce
 
     def on_delivery(self, err: Any, msg: Any) -> None:
         """Default delivery callback: only failures matter (successes are proven by flush)."""

@@ -7,7 +7,7 @@ failed) before the next one starts and no queue sits between bolts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -51,7 +51,7 @@ class ComponentEmitter:
 
     __slots__ = ("component", "streams")
 
-    def __init__(self, component: str, streams: dict[str, Sequence[Deliver]]) -> None:
+    def __init__(self, component: str, streams: Mapping[str, Sequence[Deliver]]) -> None:
         self.component = component
         self.streams = streams
 

@@ -19,7 +19,7 @@ from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.readers import InternalReader, Reader, SpoutReader
 from streamproc.runtime.routing import BoltRunner, ComponentEmitter, Deliver, InternalWriter
-from streamproc.serde.base import Serde
+from streamproc.serde.base import Headers, Serde
 from streamproc.serde.json import JsonSerde
 from streamproc.state.changelog import SOURCE_HEADER, TopicPartition, changelog_topic, encode_sources
 from streamproc.state.keyed import KeyedState
@@ -68,7 +68,8 @@ class Task:
                 runners[component] = BoltRunner(component, bolt)
                 for spec in type(bolt).stores:
                     path = store_path(state_dir, plan.name, spec.name, partition)
-                    self.stores[spec.name] = StorePartition(spec, path, changelog_topic(plan.name, spec.name), partition)
+                    changelog = changelog_topic(plan.name, spec.name)
+                    self.stores[spec.name] = StorePartition(spec, path, changelog, partition)
             self._wire(runners, partitions)
             self.readers: dict[str, Reader] = self._make_readers(runners, policy)
             for component, bolt in self.bolts.items():
@@ -98,9 +99,8 @@ class Task:
             bolt._states = {
                 spec.name: KeyedState(bolt, self.stores[spec.name]) for spec in type(bolt).stores
             }
-        self._spout_delivers = {
-            c: self._delivers(c, runners, partitions).get("default", []) for c in self.sub.components if c in self.plan.spouts
-        }
+        spouts = [c for c in self.sub.components if c in self.plan.spouts]
+        self._spout_delivers = {c: self._delivers(c, runners, partitions).get("default", []) for c in spouts}
 
     def _make_readers(self, runners: Mapping[str, BoltRunner], policy: ErrorPolicy) -> dict[str, Reader]:
         readers: dict[str, Reader] = {}
@@ -143,7 +143,7 @@ class Task:
         """Send one changelog record per dirty key of each store; returns how many."""
         if not self.stores:
             return 0
-        headers = [(SOURCE_HEADER, encode_sources(self.last_processed()))]
+        headers: Headers = [(SOURCE_HEADER, encode_sources(self.last_processed()))]
         send = self._output.send
 
         def produce(topic: str, key: bytes, value: bytes | None, partition: int, on_delivery: Any) -> None:

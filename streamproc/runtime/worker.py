@@ -59,7 +59,8 @@ class Worker:
         missing_inputs = [t for t in self.plan.external_topics() if t not in existing]
         if missing_inputs and s.create_inputs:
             kadmin.ensure_topics(admin, [kadmin.TopicSpec(t, s.create_inputs, {}, "input") for t in missing_inputs])
-            log.info("created input topics %s with %d partitions on the embedded broker", missing_inputs, s.create_inputs)
+            log.info("created input topics %s with %d partitions on the embedded broker",
+                     missing_inputs, s.create_inputs)
             existing = kadmin.partition_counts(admin)
         elif missing_inputs:
             raise ConfigError(

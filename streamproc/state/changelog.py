@@ -1,0 +1,42 @@
+"""Changelog naming and the provenance header every changelog record carries.
+
+The header names, for each input partition of the task, the offset of the last input message
+the record reflects. Recovery applies a record only when all those offsets are below the
+group's committed offsets: a record written by a checkpoint that never committed describes
+inputs that will be processed again, so applying it would count them twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+SOURCE_HEADER = "streamproc.src"
+
+TopicPartition = tuple[str, int]
+
+
+def changelog_topic(topology: str, store: str) -> str:
+    return f"{topology}-{store}-changelog"
+
+
+def encode_sources(last_processed: Mapping[TopicPartition, int]) -> bytes:
+    """``topic:partition:offset`` entries joined by commas (topic names cannot contain either)."""
+    return ",".join(f"{t}:{p}:{o}" for (t, p), o in sorted(last_processed.items())).encode()
+
+
+def decode_sources(raw: bytes) -> dict[TopicPartition, int]:
+    found: dict[TopicPartition, int] = {}
+    if not raw:
+        return found
+    for entry in raw.decode().split(","):
+        topic, partition, offset = entry.rsplit(":", 2)
+        found[(topic, int(partition))] = int(offset)
+    return found
+
+
+def is_committed(sources: Mapping[TopicPartition, int], committed: Mapping[TopicPartition, int]) -> bool:
+    """True when every input the record reflects is below the committed offset of its partition.
+
+    A partition with no committed offset counts as committed at 0: nothing from it is durable yet.
+    """
+    return all(offset < committed.get(tp, 0) for tp, offset in sources.items())

@@ -1,0 +1,107 @@
+"""The store API a bolt sees: values scoped to the key of the tuple being processed.
+
+``state.get()`` / ``set()`` / ``delete()`` act on the key's own value; ``state[sub]`` and
+``items()`` treat the key as a map of sub-keys (a per-user set of sessions, for instance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from streamproc.errors import StateError
+from streamproc.serde.base import SerdeContext
+from streamproc.state.partition import MISSING, StorePartition
+from streamproc.state.store import key_prefix, split_storage_key
+
+if TYPE_CHECKING:
+    from streamproc.components import Bolt
+
+
+class KeyedState:
+    __slots__ = ("_ctx", "_last_key", "_last_prefix", "_owner", "_part", "name")
+
+    def __init__(self, owner: Bolt, part: StorePartition) -> None:
+        self.name = part.spec.name
+        self._owner = owner
+        self._part = part
+        self._ctx = SerdeContext(part.changelog, is_key=True)
+        self._last_key: Any = MISSING
+        self._last_prefix = b""
+
+    def _prefix(self) -> bytes:
+        current = self._owner._current
+        if current is None:
+            raise StateError(f"store {self.name!r} used outside process(): there is no current tuple")
+        key = current.key
+        if key is self._last_key:
+            return self._last_prefix
+        if key is None:
+            raise StateError(
+                f"store {self.name!r} needs a keyed tuple but the tuple from {current.source!r} has key None; "
+                "use a fields grouping or emit(..., key=...) upstream"
+            )
+        encoded = self._part.spec.key_serde.serialize(key, self._ctx)
+        assert encoded is not None
+        prefix = key_prefix(encoded)
+        self._last_key = key
+        self._last_prefix = prefix
+        return prefix
+
+    def _sub(self, sub: Any) -> bytes:
+        encoded = self._part.spec.key_serde.serialize(sub, self._ctx)
+        if not encoded:
+            raise StateError(f"store {self.name!r}: sub-key {sub!r} encodes to nothing")
+        return self._prefix() + encoded
+
+    # --- the key's own value ---------------------------------------------------------------------
+    def get(self, default: Any = None) -> Any:
+        value = self._part.get(self._prefix())
+        return default if value is MISSING else value
+
+    def set(self, value: Any) -> None:
+        self._part.put(self._prefix(), value)
+
+    def delete(self) -> None:
+        self._part.delete(self._prefix())
+
+    def update(self, fn: Callable[[Any], Any], default: Any = None) -> Any:
+        """Replace the value with ``fn(old)`` (``default`` when absent) and return the new value."""
+        prefix = self._prefix()
+        old = self._part.get(prefix)
+        new = fn(default if old is MISSING else old)
+        self._part.put(prefix, new)
+        return new
+
+    # --- the key as a map of sub-keys -------------------------------------------------------------
+    def get_item(self, sub: Any, default: Any = None) -> Any:
+        value = self._part.get(self._sub(sub))
+        return default if value is MISSING else value
+
+    def set_item(self, sub: Any, value: Any) -> None:
+        self._part.put(self._sub(sub), value)
+
+    def delete_item(self, sub: Any) -> None:
+        self._part.delete(self._sub(sub))
+
+    def items(self) -> Iterator[tuple[Any, Any]]:
+        """(sub-key, value) pairs of the current key, in encoded sub-key order."""
+        deserialize = self._part.spec.key_serde.deserialize
+        for storage_key, value in self._part.iter_prefix(self._prefix()):
+            _, sub = split_storage_key(storage_key)
+            yield deserialize(sub, self._ctx), value
+
+    def __getitem__(self, sub: Any) -> Any:
+        value = self._part.get(self._sub(sub))
+        if value is MISSING:
+            raise KeyError(sub)
+        return value
+
+    def __setitem__(self, sub: Any, value: Any) -> None:
+        self.set_item(sub, value)
+
+    def __delitem__(self, sub: Any) -> None:
+        self.delete_item(sub)
+
+    def __contains__(self, sub: Any) -> bool:
+        return self._part.get(self._sub(sub)) is not MISSING

@@ -1,0 +1,139 @@
+"""One store on one partition: the local RocksDB behind a per-checkpoint write cache.
+
+Reads see the task's own uncommitted writes. Nothing reaches RocksDB or the changelog until a
+checkpoint, and then each dirty key costs exactly one encode, one changelog record and one
+WriteBatch entry, however often it changed in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from streamproc.serde.base import SerdeContext
+from streamproc.state.changelog import TopicPartition
+from streamproc.state.rocksdb import CHANGELOG_OFFSET, LocalDB, encode_offset, source_meta_key
+from streamproc.state.store import Store
+
+#: Marks a key deleted in the write cache (its changelog record is a tombstone).
+DELETED: Any = object()
+#: Returned by ``get`` for a key that has no value.
+MISSING: Any = object()
+
+Produce = Callable[[str, bytes, bytes | None, int, Callable[[Any, Any], None]], None]
+
+
+class StorePartition:
+    __slots__ = (
+        "_cache",
+        "_ctx",
+        "_db",
+        "_delivery_errors",
+        "_max_delivered",
+        "_staged",
+        "changelog",
+        "partition",
+        "spec",
+    )
+
+    def __init__(self, spec: Store, path: Path, changelog: str, partition: int) -> None:
+        self.spec = spec
+        self.changelog = changelog
+        self.partition = partition
+        self._db = LocalDB(path)
+        self._cache: dict[bytes, Any] = {}
+        self._ctx = SerdeContext(changelog, is_key=False)
+        self._staged: list[tuple[bytes, bytes | None]] = []
+        self._max_delivered = -1
+        self._delivery_errors: list[str] = []
+
+    # --- reads and writes, by storage key -------------------------------------------------------
+    def get(self, key: bytes) -> Any:
+        value = self._cache.get(key, MISSING)
+        if value is MISSING:
+            raw = self._db.get(key)
+            if raw is None:
+                return MISSING
+            return self.spec.value_serde.deserialize(raw, self._ctx)
+        if value is DELETED:
+            return MISSING
+        return value
+
+    def put(self, key: bytes, value: Any) -> None:
+        self._cache[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._cache[key] = DELETED
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, Any]]:
+        """Entries whose storage key extends ``prefix`` (excluding ``prefix`` itself), in key order,
+        merging committed values with the write cache."""
+        pending = {k: v for k, v in self._cache.items() if k.startswith(prefix) and k != prefix}
+        deserialize = self.spec.value_serde.deserialize
+        merged: dict[bytes, Any] = {}
+        for key, raw in self._db.iter_from(prefix):
+            if not key.startswith(prefix):
+                break
+            if key != prefix:
+                merged[key] = deserialize(raw, self._ctx)
+        merged.update(pending)
+        for key in sorted(merged):
+            value = merged[key]
+            if value is not DELETED:
+                yield key, value
+
+    @property
+    def dirty_count(self) -> int:
+        return len(self._cache)
+
+    # --- checkpoint -----------------------------------------------------------------------------
+    def stage_changelog(self, produce: Produce) -> int:
+        """Encode each dirty key once and send its changelog record; returns the record count."""
+        serialize = self.spec.value_serde.serialize
+        ctx = self._ctx
+        staged = self._staged = []
+        on_delivery = self._on_delivery
+        partition = self.partition
+        for key, value in self._cache.items():
+            encoded = None if value is DELETED else serialize(value, ctx)
+            staged.append((key, encoded))
+            produce(self.changelog, key, encoded, partition, on_delivery)
+        return len(staged)
+
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self._delivery_errors.append(str(err))
+            return
+        offset = msg.offset()
+        if offset > self._max_delivered:
+            self._max_delivered = offset
+
+    def delivery_errors(self) -> list[str]:
+        return list(self._delivery_errors)
+
+    def commit_local(self, processed: Mapping[TopicPartition, int]) -> None:
+        """Write the staged values with the changelog position and processed offsets, atomically.
+
+        Called only after the changelog records were acknowledged and the input offsets committed.
+        """
+        meta = {source_meta_key(t, p): encode_offset(o) for (t, p), o in processed.items()}
+        if self._max_delivered >= 0:
+            meta[CHANGELOG_OFFSET] = encode_offset(self._max_delivered + 1)
+        self._db.write(self._staged, meta)
+        self.discard()
+
+    def discard(self) -> None:
+        """Drop uncommitted writes (a failed checkpoint, a lost partition)."""
+        self._cache.clear()
+        self._staged = []
+        self._delivery_errors.clear()
+
+    # --- recovery -------------------------------------------------------------------------------
+    @property
+    def db(self) -> LocalDB:
+        return self._db
+
+    def close(self) -> None:
+        self.discard()
+        self._db.close()

@@ -1,0 +1,145 @@
+"""One RocksDB (rocksdict) per (store, partition), opened with explicit options.
+
+Values live in the default column family as raw bytes; the ``meta`` column family holds what
+recovery needs: the next changelog offset the local copy reflects and the processed source
+offsets. Both are written in the same WriteBatch as the values, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import struct
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
+
+from streamproc.errors import StateError
+
+log = logging.getLogger(__name__)
+
+META_CF = "meta"
+CHANGELOG_OFFSET = b"changelog_offset"
+SOURCE_PREFIX = b"source:"
+_U64 = struct.Struct(">Q")
+_BLOCK_CACHE_BYTES = 64 * 1024 * 1024
+_shared_cache: Cache | None = None
+
+
+def _options() -> Options:
+    """Options re-applied on every open; the block cache is shared by all stores of the process."""
+    global _shared_cache
+    if _shared_cache is None:
+        _shared_cache = Cache(_BLOCK_CACHE_BYTES)
+    table = BlockBasedOptions()
+    table.set_block_cache(_shared_cache)
+    opts = Options(raw_mode=True)
+    opts.create_if_missing(True)
+    opts.create_missing_column_families(True)
+    opts.set_block_based_table_factory(table)
+    return opts
+
+
+def encode_offset(offset: int) -> bytes:
+    return _U64.pack(offset)
+
+
+def decode_offset(raw: bytes) -> int:
+    return int(_U64.unpack(raw)[0])
+
+
+def source_meta_key(topic: str, partition: int) -> bytes:
+    return SOURCE_PREFIX + f"{topic}:{partition}".encode()
+
+
+def _is_lock_error(message: str) -> bool:
+    return "lock" in message.lower()
+
+
+def _is_corruption(message: str) -> bool:
+    """RocksDB's own verdicts on a damaged directory (as opposed to a bug or a full disk)."""
+    return any(marker in message for marker in ("Corruption", "Invalid argument", "No such file", "IO error"))
+
+
+class LocalDB:
+    """A RocksDB directory. Opening retries while another process still holds its lock
+    (a partition moving between processes on one host), then fails with a clear error."""
+
+    def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._bind(self._open(lock_timeout))
+
+    def _bind(self, db: Rdict) -> None:
+        self._db = db
+        self._meta = db.get_column_family(META_CF)
+        self._meta_handle = db.get_column_family_handle(META_CF)
+
+    def _open(self, lock_timeout: float) -> Rdict:
+        deadline = time.monotonic() + lock_timeout
+        while True:
+            try:
+                return Rdict(str(self.path), _options(), column_families={META_CF: _options()})
+            except Exception as exc:
+                message = str(exc)
+                if _is_lock_error(message):
+                    if time.monotonic() < deadline:
+                        time.sleep(0.2)
+                        continue
+                    raise StateError(
+                        f"state directory {self.path} is locked by another process for over {lock_timeout:.0f}s; "
+                        "is another worker with the same --state-dir still running?"
+                    ) from exc
+                if not _is_corruption(message):
+                    raise
+                log.warning("state directory %s is unreadable (%s); discarding it to rebuild from the changelog",
+                            self.path, message)
+                shutil.rmtree(self.path, ignore_errors=True)
+                return Rdict(str(self.path), _options(), column_families={META_CF: _options()})
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self._db.get(key)
+        return value
+
+    def iter_from(self, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+        yield from self._db.items(from_key=start)
+
+    def changelog_offset(self) -> int | None:
+        raw = self._meta.get(CHANGELOG_OFFSET)
+        return None if raw is None else decode_offset(raw)
+
+    def source_offsets(self) -> dict[str, int]:
+        """Processed source offsets (next offset to process) as ``{"topic:partition": offset}``."""
+        found: dict[str, int] = {}
+        for key, raw in self._meta.items(from_key=SOURCE_PREFIX):
+            assert isinstance(key, bytes) and isinstance(raw, bytes)  # raw mode
+            if not key.startswith(SOURCE_PREFIX):
+                break
+            found[key[len(SOURCE_PREFIX) :].decode()] = decode_offset(raw)
+        return found
+
+    def write(self, entries: Iterable[tuple[bytes, bytes | None]], meta: Mapping[bytes, bytes]) -> None:
+        """Values (None deletes) and metadata in one atomic WriteBatch."""
+        batch = WriteBatch(raw_mode=True)
+        for key, value in entries:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        handle = self._meta_handle
+        for key, value in meta.items():
+            batch.put(key, value, handle)
+        self._db.write(batch)
+
+    def close(self) -> None:
+        """Close and release the directory lock (column family objects hold it too, so drop them first)."""
+        del self._meta, self._meta_handle
+        self._db.close()
+
+    def wipe(self) -> None:
+        """Close and delete the directory, then reopen it empty (local state discarded for a rebuild)."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._bind(self._open(0.0))

@@ -1,0 +1,49 @@
+"""Declaring a keyed store, and how its keys are laid out in RocksDB and the changelog."""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, field
+
+from streamproc.errors import StateError, TopologyError
+from streamproc.serde.base import Serde
+from streamproc.serde.json import JsonSerde
+
+_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+_KEY_LEN = struct.Struct(">H")
+
+
+@dataclass(frozen=True)
+class Store:
+    """A keyed store declared by a bolt (``stores = [Store("counts")]``).
+
+    Keys are the tuple's key, encoded with ``key_serde``; values are encoded with ``value_serde``
+    only at checkpoint time, so a hot key written a thousand times costs one encode.
+    """
+
+    name: str
+    value_serde: Serde = field(default_factory=JsonSerde)
+    key_serde: Serde = field(default_factory=JsonSerde)
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise TopologyError(f"store name {self.name!r} may only contain letters, digits, '.', '_' and '-'")
+
+
+def key_prefix(encoded_key: bytes) -> bytes:
+    """The storage key of a tuple key's own value; its sub-keys extend it.
+
+    A length prefix keeps every key's entries contiguous and unambiguous (no key is a prefix of
+    another key's entries), which is what lets sub-keys, and later window keys, share one store.
+    """
+    size = len(encoded_key)
+    if size > 0xFFFF:
+        raise StateError(f"state key of {size} bytes is too long (at most 65535 when encoded)")
+    return _KEY_LEN.pack(size) + encoded_key
+
+
+def split_storage_key(storage_key: bytes) -> tuple[bytes, bytes]:
+    """(encoded key, encoded sub-key or b"") of a storage key."""
+    size = _KEY_LEN.unpack_from(storage_key)[0]
+    return storage_key[2 : 2 + size], storage_key[2 + size :]

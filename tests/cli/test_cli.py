@@ -1,0 +1,67 @@
+"""The streamproc command: argument errors, graph output, and failures that must be clear, not hangs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streamproc.cli.main import main
+from streamproc.devbroker import free_port
+from tests.support.kafka import REPO
+
+WORDCOUNT = str(REPO / "topologies" / "wordcount.py")
+
+
+def test_graph_text_and_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", WORDCOUNT]) == 0
+    text = capsys.readouterr().out
+    assert "sub-topology 1: reads wordcount-count-repartition" in text
+    assert "wordcount-counts-changelog (compacted changelog of store counts)" in text
+    assert main(["graph", WORDCOUNT, "--mermaid"]) == 0
+    mermaid = capsys.readouterr().out
+    assert mermaid.startswith("flowchart LR")
+    assert "split -.->|fields(word) via wordcount-count-repartition| count" in mermaid
+
+
+def test_bad_targets_are_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", str(tmp_path / "missing.py")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["graph", f"{WORDCOUNT}:nothing"]) == 2
+    assert "has no attribute 'nothing'" in capsys.readouterr().err
+    broken = tmp_path / "broken.py"
+    broken.write_text(
+        "from streamproc import Topology, KafkaSpout\n"
+        "from streamproc.kafka import KafkaSink\n"
+        "topology = Topology('b')\n"
+        "topology.spout('in', KafkaSpout('x'))\n"
+        "topology.bolt('out', KafkaSink('y')).shuffle('ghost')\n"
+    )
+    assert main(["graph", str(broken)]) == 2
+    assert "bolt 'out' subscribes to unknown component 'ghost'" in capsys.readouterr().err
+
+
+def test_wrong_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", WORDCOUNT, "--workers", "0"])
+    assert exit_info.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", WORDCOUNT, "--on-error", "ignore"])
+    assert "invalid choice: 'ignore'" in capsys.readouterr().err
+    assert main(["run", WORDCOUNT, "--bootstrap-servers", "127.0.0.1:1", "-X", "nonsense"]) == 2
+    assert "expected key=value" in capsys.readouterr().err
+
+
+def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens here
+    result = subprocess.run(
+        [sys.executable, "-m", "streamproc.cli.main", "run", WORDCOUNT, "--bootstrap-servers", f"127.0.0.1:{port}",
+         "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )
+    assert result.returncode == 3
+    assert f"cannot reach Kafka at 127.0.0.1:{port} within 15s" in result.stderr
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir())

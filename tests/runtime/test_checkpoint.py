@@ -1,0 +1,59 @@
+"""Checkpoint ordering: nothing is committed unless every record was acknowledged first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from streamproc import KafkaSink, KafkaSpout, StrSerde, Topology
+from streamproc.errors import CheckpointError
+from streamproc.testing import TopologyTestDriver
+from tests.support.bolts import Count, Split
+
+
+@pytest.fixture
+def driver() -> Iterator[TopologyTestDriver]:
+    topology = Topology("wc")
+    topology.spout("in", KafkaSpout("sentences", value_serde=StrSerde()))
+    topology.bolt("split", Split).shuffle("in")
+    topology.bolt("count", Count).fields("split", "word")
+    topology.bolt("sink", KafkaSink("out")).shuffle("count")
+    with TopologyTestDriver(topology, partitions=2) as running:
+        yield running
+
+
+def test_checkpoint_commits_offsets_then_writes_state(driver: TopologyTestDriver) -> None:
+    driver.send("sentences", "a b a", partition=0)
+    driver.checkpoint()
+    assert driver.committed[("sentences", 0)] == 1
+    changelog = driver.records("wc-counts-changelog")
+    assert sorted((m.key(), m.value()) for m in changelog) == [(b'\x00\x03"a"', b"2"), (b'\x00\x03"b"', b"1")]
+    headers = dict(changelog[0].headers() or [])
+    assert headers["streamproc.src"].startswith(b"wc-count-repartition:")
+    for task in driver.tasks.values():
+        for store in task.stores.values():
+            assert store.dirty_count == 0
+
+
+def test_failed_flush_commits_nothing_and_keeps_state_uncommitted(driver: TopologyTestDriver) -> None:
+    driver.send("sentences", "a b a", partition=0)
+    driver.checkpoint()
+    committed_before = dict(driver.committed)
+    stores = [t.stores["counts"] for t in driver.tasks.values() if "counts" in t.stores]
+    store = next(s for s in stores if s.db.get(b'\x00\x03"a"') is not None)
+    driver.send("sentences", "a a", partition=0)
+    driver.producer.fail_flush = True
+    with pytest.raises(CheckpointError, match="not acknowledged"):
+        driver.checkpoint()
+    assert driver.committed == committed_before
+    assert store.db.get(b'\x00\x03"a"') == b"2"  # RocksDB still holds the last committed value
+    assert store.dirty_count == 0  # the failed checkpoint's writes were discarded, to be redone
+
+
+def test_delivery_error_fails_the_checkpoint(driver: TopologyTestDriver) -> None:
+    driver.send("sentences", "x", partition=1)
+    driver.output_.errors.append("out[0]: broker down")
+    with pytest.raises(CheckpointError, match="failed to send"):
+        driver.checkpoint()
+    assert driver.committed == {}
