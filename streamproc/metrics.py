@@ -27,6 +27,9 @@ class RuntimeMetrics:
                                  labels, registry=self.registry).labels(topology)
         self._rebalances = Counter("streamproc_rebalances", "Partition assignments and revocations",
                                    [*labels, "kind"], registry=self.registry)
+        self._duplicates = Counter("streamproc_replayed_records_skipped",
+                                   "Internal-topic records an upstream replay wrote twice, skipped by dedupe", labels,
+                                   registry=self.registry).labels(topology)
         self._tasks = Gauge("streamproc_tasks", "Tasks owned by this worker", labels,
                             registry=self.registry).labels(topology)
         self._topology = topology
@@ -42,6 +45,10 @@ class RuntimeMetrics:
         self._checkpoints.labels(self._topology, "ok" if ok else "failed").inc()
         if ok:
             self._checkpoint_seconds.observe(seconds)
+
+    def duplicates(self, records: int) -> None:
+        if records:
+            self._duplicates.inc(records)
 
     def restored(self, records: int) -> None:
         self._restored.inc(records)

@@ -157,6 +157,7 @@ class TopologyTestDriver:
         task = self.tasks.get(key)
         if task is None:
             task = Task(self.plan, sub, partition, self.partitions, self.output_, self.policy, self.state_dir)
+            task.load_marks()
             self.tasks[key] = task
         return task
 
@@ -174,6 +175,11 @@ class TopologyTestDriver:
             target = murmur2_partition(raw_key, self.partitions[topic]) if raw_key is not None else 0
         self.producer.produce(topic, raw_value, raw_key, target, headers=headers, timestamp=timestamp or 0)
         self._run(topic, target)
+        self.drain()
+
+    def drain(self) -> None:
+        """Process every record waiting on internal topics (send() does this; a test that appends to an
+        internal topic itself, to simulate a replay, calls it)."""
         while self._drain_internal():
             pass
 

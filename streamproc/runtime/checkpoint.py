@@ -32,6 +32,8 @@ class CheckpointResult:
     offsets: dict[TopicPartition, int]
     changelog_records: int
     seconds: float
+    #: Records replayed by an upstream task into an internal topic, recognised and skipped since the last one.
+    duplicates_skipped: int = 0
 
 
 class Checkpointer:
@@ -60,6 +62,8 @@ class Checkpointer:
             for task in tasks:
                 task.discard()
             raise
+        duplicates = 0
         for task in tasks:
             task.commit_stores()
-        return CheckpointResult(offsets, records, time.monotonic() - started)
+            duplicates += task.take_duplicates()
+        return CheckpointResult(offsets, records, time.monotonic() - started, duplicates)

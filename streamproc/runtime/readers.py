@@ -11,8 +11,9 @@ from typing import Any
 
 from streamproc.components import DEFAULT_STREAM, Tuple
 from streamproc.errors import ProcessingError
+from streamproc.runtime.dedupe import ORIGIN_HEADER, OriginMarks
 from streamproc.runtime.policy import ErrorPolicy
-from streamproc.runtime.routing import ORIGIN_HEADER, Deliver, decode_internal_key
+from streamproc.runtime.routing import SOURCE_TAG_HEADER, Deliver, decode_internal_key
 from streamproc.serde.base import Serde, SerdeContext
 
 
@@ -84,9 +85,12 @@ class SpoutReader(Reader):
 
 
 class InternalReader(Reader):
-    """An internal topic: the key is the grouping key (JSON), the value is in the route's serde."""
+    """An internal topic: the key is the grouping key (JSON), the value is in the route's serde.
 
-    __slots__ = ("_ctx", "_deliver", "_origins", "_single")
+    With ``marks`` (the task has state), records an upstream task wrote twice are skipped.
+    """
+
+    __slots__ = ("_ctx", "_deliver", "_origins", "_single", "marks")
 
     def __init__(
         self,
@@ -95,22 +99,28 @@ class InternalReader(Reader):
         policy: ErrorPolicy,
         deliver: Deliver,
         origins: Mapping[bytes, tuple[str, str, Serde]],
+        marks: OriginMarks | None = None,
     ) -> None:
         super().__init__(topic, partition, policy)
         self._deliver = deliver
+        self.marks = marks
         self._origins = dict(origins)
         self._single = next(iter(origins.values())) if len(origins) == 1 else None
         self._ctx = SerdeContext(topic, is_key=False)
 
     def _read(self, msg: Any) -> None:
         headers = msg.headers()
+        if headers and headers[0][0] == ORIGIN_HEADER:
+            if self.marks is not None and not self.marks.admit(headers[0][1]):
+                return  # an upstream replay wrote this record again; its effect is already in the state
+            headers = headers[1:]
         origin = self._single
         if origin is None:
-            tag = next((v for k, v in headers or () if k == ORIGIN_HEADER), None)
+            tag = headers[0][1] if headers and headers[0][0] == SOURCE_TAG_HEADER else None
             origin = self._origins.get(tag) if tag is not None else None
             if origin is None:
-                raise ProcessingError(self.topic, ValueError(f"record without a known {ORIGIN_HEADER} header"))
-            headers = [h for h in headers if h[0] != ORIGIN_HEADER] or None
+                raise ProcessingError(self.topic, ValueError(f"record without a known {SOURCE_TAG_HEADER} header"))
+            headers = headers[1:]
         source, stream, serde = origin
         try:
             key = decode_internal_key(msg.key())
@@ -118,5 +128,6 @@ class InternalReader(Reader):
         except Exception as exc:
             raise ProcessingError(source, exc) from exc
         self._deliver(
-            Tuple(key, value, self.topic, self.partition, msg.offset(), msg.timestamp()[1], headers, stream, source)
+            Tuple(key, value, self.topic, self.partition, msg.offset(), msg.timestamp()[1], headers or None, stream,
+                  source)
         )

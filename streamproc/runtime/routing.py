@@ -16,6 +16,7 @@ from streamproc.components import Bolt, Tuple
 from streamproc.errors import ProcessingError, SerdeError
 from streamproc.groupings import All, Custom, Fields, Global
 from streamproc.plan import Route
+from streamproc.runtime.dedupe import ORIGIN_HEADER, OriginCounter
 from streamproc.runtime.output import Output
 from streamproc.serde.base import Headers, Serde, SerdeContext
 from streamproc.serde.json import JsonSerde
@@ -23,7 +24,7 @@ from streamproc.serde.json import JsonSerde
 Deliver = Callable[[Tuple], None]
 
 #: On an internal topic read by several (component, stream) pairs, names the pair a record came from.
-ORIGIN_HEADER = "streamproc.from"
+SOURCE_TAG_HEADER = "streamproc.from"
 
 
 class BoltRunner:
@@ -96,9 +97,9 @@ def decode_internal_key(raw: bytes | None) -> Any:
 class InternalWriter:
     """Sends tuples of one route to its internal topic, choosing the partition as the grouping says."""
 
-    __slots__ = ("_ctx", "_output", "_partitions", "_route", "_serialize", "_tag", "_topic")
+    __slots__ = ("_counter", "_ctx", "_output", "_partitions", "_route", "_serialize", "_tag", "_topic")
 
-    def __init__(self, route: Route, partitions: int, output: Output, tagged: bool) -> None:
+    def __init__(self, route: Route, partitions: int, output: Output, tagged: bool, counter: OriginCounter) -> None:
         assert route.topic is not None
         self._route = route
         self._topic = route.topic
@@ -107,7 +108,8 @@ class InternalWriter:
         serde: Serde = route.grouping.serde or JsonSerde()
         self._serialize = serde.serialize
         self._ctx = SerdeContext(route.topic, is_key=False)
-        self._tag: Headers = [(ORIGIN_HEADER, f"{route.source}/{route.stream}".encode())] if tagged else []
+        self._counter = counter
+        self._tag: Headers = [(SOURCE_TAG_HEADER, f"{route.source}/{route.stream}".encode())] if tagged else []
 
     def deliver(self, tup: Tuple) -> None:
         grouping = self._route.grouping
@@ -128,9 +130,12 @@ class InternalWriter:
             raw_value = self._serialize(tup.value, self._ctx)
         except (TypeError, SerdeError) as exc:
             raise ProcessingError(self._route.source, exc) from exc
-        headers = tup.headers
+        # Internal headers lead, in a fixed order (origin, then tag), so the reader strips them cheaply.
+        headers: Headers = [(ORIGIN_HEADER, self._counter.header(tup.topic, tup.partition, tup.offset))]
         if self._tag:
-            headers = self._tag + headers if headers else self._tag
+            headers += self._tag
+        if tup.headers:
+            headers += tup.headers
         if isinstance(grouping, All):
             for partition in range(self._partitions):
                 self._output.send(self._topic, raw_key, raw_value, partition, headers, tup.timestamp)

@@ -15,6 +15,7 @@ from typing import Any
 from streamproc.components import Bolt, TaskContext
 from streamproc.errors import TopologyError
 from streamproc.plan import Plan, SubTopology
+from streamproc.runtime.dedupe import MARKS_KEY, OriginCounter, OriginMarks
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.readers import InternalReader, Reader, SpoutReader
@@ -56,6 +57,9 @@ class Task:
         self.partition = partition
         self.id = f"{sub.id}_{partition}"
         self._output = output
+        self._counters: dict[str, OriginCounter] = {}
+        #: Dedupe marks for internal inputs; only a task with state can keep them durably.
+        self.marks: OriginMarks | None = None
         self.stores: dict[str, StorePartition] = {}
         self.bolts: dict[str, Bolt] = {}
         runners: dict[str, BoltRunner] = {}
@@ -89,7 +93,9 @@ class Task:
                     deliver: Deliver = runners[route.target].run
                 else:
                     internal = self.plan.internal_topics[route.topic]
-                    deliver = InternalWriter(route, partitions[route.topic], self._output, internal.tagged).deliver
+                    counter = self._counters.setdefault(route.topic, OriginCounter())
+                    deliver = InternalWriter(route, partitions[route.topic], self._output, internal.tagged,
+                                             counter).deliver
                 streams.setdefault(stream, []).append(deliver)
         return streams
 
@@ -121,6 +127,16 @@ class Task:
             readers[topic] = InternalReader(topic, self.partition, policy, runners[internal.target].run, origins)
         return readers
 
+    def load_marks(self) -> None:
+        """Read the dedupe marks the (restored) stores hold; call before the task processes anything."""
+        internal = [r for r in self.readers.values() if isinstance(r, InternalReader)]
+        if not self.stores or not internal:
+            return
+        first = next(iter(self.stores.values()))
+        self.marks = OriginMarks.decode(first.db.get(MARKS_KEY))
+        for reader in internal:
+            reader.marks = self.marks
+
     # --- checkpoint steps -----------------------------------------------------------------------
     def last_processed(self) -> dict[TopicPartition, int]:
         return {
@@ -145,11 +161,22 @@ class Task:
             return 0
         headers: Headers = [(SOURCE_HEADER, encode_sources(self.last_processed()))]
         send = self._output.send
+        if self.marks is not None and self.marks.dirty:
+            encoded = self.marks.encode()
+            for store in self.stores.values():
+                store.put_raw(MARKS_KEY, encoded)
 
         def produce(topic: str, key: bytes, value: bytes | None, partition: int, on_delivery: Any) -> None:
             send(topic, key, value, partition, headers, None, on_delivery)
 
         return sum(store.stage_changelog(produce) for store in self.stores.values())
+
+    def take_duplicates(self) -> int:
+        """Replayed internal records skipped since the last call."""
+        if self.marks is None:
+            return 0
+        count, self.marks.duplicates = self.marks.duplicates, 0
+        return count
 
     def delivery_errors(self) -> list[str]:
         return [e for store in self.stores.values() for e in store.delivery_errors()]
@@ -158,6 +185,8 @@ class Task:
         offsets = self.commit_offsets()
         for store in self.stores.values():
             store.commit_local(offsets)
+        if self.marks is not None:
+            self.marks.dirty = False
 
     def discard(self) -> None:
         for store in self.stores.values():

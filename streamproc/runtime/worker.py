@@ -162,9 +162,11 @@ class Worker:
             self.metrics.checkpoint(False, 0.0)
             raise
         self.metrics.checkpoint(True, result.seconds)
+        self.metrics.duplicates(result.duplicates_skipped)
         self._last_committed = progress
-        log.info("checkpoint: %d partitions committed, %d changelog records, %.0f ms",
-                 len(result.offsets), result.changelog_records, result.seconds * 1000)
+        replays = f", {result.duplicates_skipped} replayed records skipped" if result.duplicates_skipped else ""
+        log.info("checkpoint: %d partitions committed, %d changelog records, %.0f ms%s",
+                 len(result.offsets), result.changelog_records, result.seconds * 1000, replays)
 
     # --- rebalances ------------------------------------------------------------------------------
     def _task_key(self, topic: str, partition: int) -> tuple[SubTopology, tuple[int, int]]:
@@ -203,6 +205,7 @@ class Worker:
     def _activate(self, task_id: str) -> None:
         """Resume a task's partitions: its stores are restored (or it has none)."""
         task = next(t for t in self.tasks.values() if t.id == task_id)
+        task.load_marks()
         key = (task.sub.id, task.partition)
         self._ready.add(key)
         tps = [TopicPartition(topic, task.partition) for topic in task.sub.source_topics]

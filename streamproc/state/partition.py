@@ -31,6 +31,7 @@ class StorePartition:
         "_db",
         "_delivery_errors",
         "_max_delivered",
+        "_raw",
         "_staged",
         "changelog",
         "partition",
@@ -43,6 +44,8 @@ class StorePartition:
         self.partition = partition
         self._db = LocalDB(path)
         self._cache: dict[bytes, Any] = {}
+        #: Framework entries (already encoded) committed with the user's values, e.g. dedupe marks.
+        self._raw: dict[bytes, bytes] = {}
         self._ctx = SerdeContext(changelog, is_key=False)
         self._staged: list[tuple[bytes, bytes | None]] = []
         self._max_delivered = -1
@@ -83,6 +86,9 @@ class StorePartition:
             if value is not DELETED:
                 yield key, value
 
+    def put_raw(self, key: bytes, value: bytes) -> None:
+        self._raw[key] = value
+
     @property
     def dirty_count(self) -> int:
         return len(self._cache)
@@ -99,6 +105,9 @@ class StorePartition:
             encoded = None if value is DELETED else serialize(value, ctx)
             staged.append((key, encoded))
             produce(self.changelog, key, encoded, partition, on_delivery)
+        for key, raw in self._raw.items():
+            staged.append((key, raw))
+            produce(self.changelog, key, raw, partition, on_delivery)
         return len(staged)
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
@@ -126,6 +135,7 @@ class StorePartition:
     def discard(self) -> None:
         """Drop uncommitted writes (a failed checkpoint, a lost partition)."""
         self._cache.clear()
+        self._raw.clear()
         self._staged = []
         self._delivery_errors.clear()
 

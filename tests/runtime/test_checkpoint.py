@@ -8,6 +8,7 @@ import pytest
 
 from streamproc import KafkaSink, KafkaSpout, StrSerde, Topology
 from streamproc.errors import CheckpointError
+from streamproc.runtime.dedupe import MARKS_KEY
 from streamproc.testing import TopologyTestDriver
 from tests.support.bolts import Count, Split
 
@@ -28,7 +29,11 @@ def test_checkpoint_commits_offsets_then_writes_state(driver: TopologyTestDriver
     driver.checkpoint()
     assert driver.committed[("sentences", 0)] == 1
     changelog = driver.records("wc-counts-changelog")
-    assert sorted((m.key(), m.value()) for m in changelog) == [(b'\x00\x03"a"', b"2"), (b'\x00\x03"b"', b"1")]
+    values = sorted((m.key(), m.value()) for m in changelog if m.key() != MARKS_KEY)
+    assert values == [(b'\x00\x03"a"', b"2"), (b'\x00\x03"b"', b"1")]
+    marks = sorted(m.value() for m in changelog if m.key() == MARKS_KEY)
+    # The input message wrote records 0 ("a"), 1 ("b") and 2 ("a"); each count partition marks what it got.
+    assert marks == [b'{"sentences:0":[0,1]}', b'{"sentences:0":[0,2]}']
     headers = dict(changelog[0].headers() or [])
     assert headers["streamproc.src"].startswith(b"wc-count-repartition:")
     for task in driver.tasks.values():

@@ -1,0 +1,76 @@
+"""Exact state across internal topics: recognising records an upstream task wrote twice.
+
+An upstream task that crashes after producing to an internal topic but before committing
+replays its input and writes those records again. Every internal record therefore names its
+origin (upstream topic, partition, offset, and its index among the records that upstream
+message wrote to this topic). A downstream task with state keeps, per origin partition, the
+highest (offset, index) it applied; anything at or below it is a replayed copy. The marks are
+stored under a reserved key of each store, so they are committed in the same WriteBatch and
+restored from the same changelog as the state they protect.
+
+This relies on upstream bolts being deterministic: a replay must emit the same records in the
+same order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+ORIGIN_HEADER = "streamproc.origin"
+#: A storage key no user key can equal: user keys start with their 2-byte length, and a length
+#: of 0xFFFF would need 65,535 more bytes.
+MARKS_KEY = b"\xff\xffstreamproc.marks"
+
+
+class OriginCounter:
+    """Numbers the records one input message writes to one internal topic (shared by its writers)."""
+
+    __slots__ = ("_index", "_offset", "_partition", "_topic")
+
+    def __init__(self) -> None:
+        self._topic = ""
+        self._partition = -1
+        self._offset = -1
+        self._index = -1
+
+    def header(self, topic: str, partition: int, offset: int) -> bytes:
+        if offset != self._offset or partition != self._partition or topic != self._topic:
+            self._topic, self._partition, self._offset, self._index = topic, partition, offset, 0
+        else:
+            self._index += 1
+        return f"{topic}:{partition}:{offset}:{self._index}".encode()
+
+
+class OriginMarks:
+    """The highest (offset, index) applied per origin partition, for one task."""
+
+    __slots__ = ("dirty", "duplicates", "marks")
+
+    def __init__(self, marks: dict[bytes, tuple[int, int]] | None = None) -> None:
+        self.marks: dict[bytes, tuple[int, int]] = marks or {}
+        self.dirty = False
+        self.duplicates = 0
+
+    def admit(self, origin: bytes) -> bool:
+        """True for a record not applied before (and remember it); False for a replayed copy."""
+        partition, offset, index = origin.rsplit(b":", 2)
+        position = (int(offset), int(index))
+        mark = self.marks.get(partition)
+        if mark is not None and position <= mark:
+            self.duplicates += 1
+            return False
+        self.marks[partition] = position
+        self.dirty = True
+        return True
+
+    def encode(self) -> bytes:
+        return orjson.dumps({k.decode(): list(v) for k, v in self.marks.items()})
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> OriginMarks:
+        if not raw:
+            return cls()
+        loaded: dict[str, Any] = orjson.loads(raw)
+        return cls({k.encode(): (int(v[0]), int(v[1])) for k, v in loaded.items()})
