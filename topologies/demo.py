@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from streamproc.devbroker import EmbeddedBroker
 from streamproc.errors import StreamprocError
@@ -145,6 +146,11 @@ class Progress:
         self.seen += 1
         self.latest[word] = max(count, self.latest.get(word, 0))
 
+    def shortfall(self, limit: int = 3) -> str:
+        short = [(w, self.latest.get(w, 0), n) for w, n in self.expected.most_common() if self.latest.get(w, 0) < n]
+        examples = ", ".join(f"{w!r} {got:,} of {n:,}" for w, got, n in short[:limit])
+        return f"{len(short):,} words below their true count (e.g. {examples})"
+
     def complete(self) -> bool:
         return len(self.latest) == len(self.expected) and all(
             self.latest[word] == n for word, n in self.expected.items())
@@ -153,7 +159,7 @@ class Progress:
 def watch(bootstrap: str, progress: Progress, runner: subprocess.Popen[bytes], timeout: float) -> float:
     """Read ``word-counts`` until every count is right; return the seconds it took."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "streamproc-demo-reader",
-                         "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+                         "enable.auto.commit": False})
     consumer.assign([TopicPartition(OUTPUT_TOPIC, p, -2) for p in range(PARTITIONS)])  # -2: the beginning
     start = last_report = time.monotonic()
     seen_at_report = 0
@@ -162,13 +168,14 @@ def watch(bootstrap: str, progress: Progress, runner: subprocess.Popen[bytes], t
             now = time.monotonic()
             if now - start > timeout:
                 raise DemoError(f"not finished after {timeout:.0f}s: {progress.seen:,} of "
-                                f"{progress.total:,} outputs arrived")
+                                f"{progress.total:,} outputs arrived; {progress.shortfall()}")
             if runner.poll() is not None:
                 raise DemoError(f"the runner exited early with code {runner.returncode}")
             for msg in consumer.consume(num_messages=10_000, timeout=0.2):
-                if msg.error() is not None:
-                    if msg.error().fatal():
-                        raise DemoError(f"reading {OUTPUT_TOPIC}: {msg.error()}")
+                err = msg.error()
+                if err is not None:
+                    if err.fatal():
+                        raise DemoError(f"reading {OUTPUT_TOPIC}: {err}")
                     continue
                 progress.add(msg.key(), msg.value())
             now = time.monotonic()
