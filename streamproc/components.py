@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from streamproc.serde.base import Headers
 
@@ -60,20 +60,6 @@ class Tuple:
         )
 
 
-class Emitter(Protocol):
-    """Routes a bolt's emissions to its subscribers (in-process bolts or internal topics)."""
-
-    def emit(
-        self,
-        parent: Tuple,
-        value: Any,
-        key: Any,
-        stream: str,
-        headers: Headers | None,
-        timestamp: int | None,
-    ) -> None: ...
-
-
 class TaskContext:
     """What a bolt learns about where it runs, handed to ``setup``."""
 
@@ -101,7 +87,6 @@ class Bolt:
     output_fields: ClassVar[Sequence[str] | Mapping[str, Sequence[str]] | None] = None
 
     _current: Tuple | None = None
-    _emitter: Emitter | None = None
     _states: Mapping[str, KeyedState] = {}
 
     def setup(self, context: TaskContext) -> None:
@@ -124,12 +109,12 @@ class Bolt:
         headers: Headers | None = None,
         timestamp: int | None = None,
     ) -> None:
-        """Send a tuple downstream. The timestamp defaults to that of the tuple being processed."""
-        emitter = self._emitter
-        parent = self._current
-        if emitter is None or parent is None:
-            raise RuntimeError(f"{type(self).__name__}.emit() called outside process()/flush() of a running task")
-        emitter.emit(parent, value, key, stream, headers, timestamp)
+        """Send a tuple downstream. The timestamp defaults to that of the tuple being processed.
+
+        A running task replaces this method on each bolt instance with its emitter; this body only
+        runs for a bolt that no task has wired.
+        """
+        raise RuntimeError(f"{type(self).__name__}.emit() called outside process()/flush() of a running task")
 
     def state(self, name: str) -> KeyedState:
         """The keyed store ``name``, scoped to the key of the tuple being processed."""

@@ -86,7 +86,7 @@ class MemoryProducer:
         #: Set by a test to make the next flush fail (a broker that does not acknowledge).
         self.fail_flush = False
 
-    def produce(self, topic: str, value: Any = None, key: Any = None, partition: int = -1, *,
+    def produce(self, topic: str, value: Any = None, key: Any = None, partition: int = -1, callback: Any = None,
                 on_delivery: Any = None, timestamp: int = 0, headers: Any = None) -> None:
         count = self._partitions(topic)
         if partition < 0:
@@ -94,7 +94,7 @@ class MemoryProducer:
         log = self.topics.setdefault(topic, {}).setdefault(partition, [])
         msg = MemoryMessage(topic, partition, len(log), key, value, headers, timestamp or self._now())
         log.append(msg)
-        callback = on_delivery
+        callback = on_delivery or callback
         if callback is not None:
             self._reports.append((callback, msg))
 

@@ -101,7 +101,8 @@ class Task:
 
     def _wire(self, runners: Mapping[str, BoltRunner], partitions: Mapping[str, int]) -> None:
         for component, bolt in self.bolts.items():
-            bolt._emitter = ComponentEmitter(component, self._delivers(component, runners, partitions))
+            # An instance attribute shadows Bolt.emit: user code calls the emitter directly.
+            vars(bolt)["emit"] = ComponentEmitter(component, bolt, self._delivers(component, runners, partitions))
             bolt._states = {
                 spec.name: KeyedState(bolt, self.stores[spec.name]) for spec in type(bolt).stores
             }

@@ -19,23 +19,29 @@ if TYPE_CHECKING:
 
 
 class KeyedState:
-    __slots__ = ("_ctx", "_last_key", "_last_prefix", "_owner", "_part", "name")
+    __slots__ = ("_ctx", "_owner", "_part", "_prefixes", "name")
+
+    #: Encoded prefixes kept per key: a hot key is encoded once, not at every get and set.
+    CACHED_KEYS = 65536
 
     def __init__(self, owner: Bolt, part: StorePartition) -> None:
         self.name = part.spec.name
         self._owner = owner
         self._part = part
         self._ctx = SerdeContext(part.changelog, is_key=True)
-        self._last_key: Any = MISSING
-        self._last_prefix = b""
+        self._prefixes: dict[Any, bytes] = {}
 
     def _prefix(self) -> bytes:
+        try:
+            return self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
+        except (KeyError, TypeError, AttributeError):
+            return self._encode_current()
+
+    def _encode_current(self) -> bytes:
         current = self._owner._current
         if current is None:
             raise StateError(f"store {self.name!r} used outside process(): there is no current tuple")
         key = current.key
-        if key is self._last_key:
-            return self._last_prefix
         if key is None:
             raise StateError(
                 f"store {self.name!r} needs a keyed tuple but the tuple from {current.source!r} has key None; "
@@ -44,8 +50,12 @@ class KeyedState:
         encoded = self._part.spec.key_serde.serialize(key, self._ctx)
         assert encoded is not None
         prefix = key_prefix(encoded)
-        self._last_key = key
-        self._last_prefix = prefix
+        try:
+            if len(self._prefixes) >= self.CACHED_KEYS:
+                self._prefixes.clear()
+            self._prefixes[key] = prefix
+        except TypeError:
+            pass  # an unhashable key (a list): encoded every time
         return prefix
 
     def _sub(self, sub: Any) -> bytes:
