@@ -18,7 +18,9 @@ from streamproc.serde.base import Serde, SerdeContext
 
 
 class Reader:
-    """Base: error policy and offset bookkeeping around ``_read``."""
+    """Base: offset bookkeeping and the error policy. Subclasses implement ``read`` in one frame (it
+    runs once per message): handle the message, hand a ProcessingError to ``policy.handle`` (which
+    raises under "fail", leaving the offset where it was), then advance ``next_offset``."""
 
     __slots__ = ("next_offset", "partition", "policy", "topic")
 
@@ -30,13 +32,6 @@ class Reader:
         self.next_offset: int | None = None
 
     def read(self, msg: Any) -> None:
-        try:
-            self._read(msg)
-        except ProcessingError as error:
-            self.policy.handle(error, msg)  # raises under "fail": the offset is not advanced
-        self.next_offset = msg.offset() + 1
-
-    def _read(self, msg: Any) -> None:
         raise NotImplementedError
 
 
@@ -63,25 +58,21 @@ class SpoutReader(Reader):
         self._value_ctx = SerdeContext(topic, is_key=False)
         self._delivers = tuple(delivers)
 
-    def _read(self, msg: Any) -> None:
+    def read(self, msg: Any) -> None:
+        offset = msg.offset()
         try:
-            key = self._key_de(msg.key(), self._key_ctx)
-            value = self._value_de(msg.value(), self._value_ctx)
-        except Exception as exc:
-            raise ProcessingError(self._spout, exc) from exc
-        tup = Tuple(
-            key,
-            value,
-            self.topic,
-            self.partition,
-            msg.offset(),
-            msg.timestamp()[1],
-            msg.headers(),
-            DEFAULT_STREAM,
-            self._spout,
-        )
-        for deliver in self._delivers:
-            deliver(tup)
+            try:
+                key = self._key_de(msg.key(), self._key_ctx)
+                value = self._value_de(msg.value(), self._value_ctx)
+            except Exception as exc:
+                raise ProcessingError(self._spout, exc) from exc
+            tup = Tuple(key, value, self.topic, self.partition, offset, msg.timestamp()[1], msg.headers(),
+                        DEFAULT_STREAM, self._spout)
+            for deliver in self._delivers:
+                deliver(tup)
+        except ProcessingError as error:
+            self.policy.handle(error, msg)
+        self.next_offset = offset + 1
 
 
 class InternalReader(Reader):
@@ -107,6 +98,13 @@ class InternalReader(Reader):
         self._origins = dict(origins)
         self._single = next(iter(origins.values())) if len(origins) == 1 else None
         self._ctx = SerdeContext(topic, is_key=False)
+
+    def read(self, msg: Any) -> None:
+        try:
+            self._read(msg)
+        except ProcessingError as error:
+            self.policy.handle(error, msg)
+        self.next_offset = msg.offset() + 1
 
     def _read(self, msg: Any) -> None:
         headers = msg.headers()
