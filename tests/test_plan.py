@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from streamproc import JsonSerde, KafkaSink, KafkaSpout, StrSerde, Topology
+from streamproc import JsonSerde, KafkaSpout, Topology
 from streamproc.errors import ConfigError
-from tests.support.bolts import Count, Passthrough, Split
-
-
-def wordcount() -> Topology:
-    topology = Topology("wc")
-    topology.spout("in", KafkaSpout("sentences", value_serde=StrSerde()))
-    topology.bolt("split", Split).shuffle("in")
-    topology.bolt("count", Count).fields("split", "word")
-    topology.bolt("sink", KafkaSink("out")).shuffle("count")
-    return topology
+from tests.support.bolts import Count, Passthrough, wordcount
 
 
 def test_fields_grouping_cuts_through_a_repartition_topic() -> None:

@@ -7,16 +7,7 @@ import pytest
 from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
 from streamproc.runtime.policy import StopProcessing
 from streamproc.testing import TopologyTestDriver
-from tests.support.bolts import Count, Passthrough, Split
-
-
-def wordcount() -> Topology:
-    topology = Topology("wc")
-    topology.spout("in", KafkaSpout("sentences", value_serde=StrSerde()))
-    topology.bolt("split", Split).shuffle("in")
-    topology.bolt("count", Count).fields("split", "word")
-    topology.bolt("sink", KafkaSink("out", key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("count")
-    return topology
+from tests.support.bolts import Count, Passthrough, wordcount
 
 
 def test_word_count_state_and_outputs() -> None:

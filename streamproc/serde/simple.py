@@ -49,43 +49,37 @@ class StrSerde:
             raise SerdeError(f"not UTF-8 text on topic {ctx.topic!r}: {exc}") from exc
 
 
-class IntSerde:
+class _FixedWidthSerde:
+    """A number packed with a fixed struct layout, as Kafka's own number serializers write it."""
+
+    shape: ValueShape = "scalar"
+    _layout: struct.Struct
+
+    def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        if obj is None:
+            return None
+        try:
+            return self._layout.pack(obj)
+        except struct.error as exc:
+            raise SerdeError(f"{type(self).__name__} on topic {ctx.topic!r}: {exc}") from exc
+
+    def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        if data is None:
+            return None
+        if len(data) != self._layout.size:
+            raise SerdeError(
+                f"{type(self).__name__} on topic {ctx.topic!r} needs {self._layout.size} bytes, got {len(data)}"
+            )
+        return self._layout.unpack(data)[0]
+
+
+class IntSerde(_FixedWidthSerde):
     """A signed 64-bit big-endian integer (Kafka's LongSerializer)."""
 
-    shape: ValueShape = "scalar"
-
-    def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
-        if obj is None:
-            return None
-        try:
-            return _LONG.pack(obj)
-        except struct.error as exc:
-            raise SerdeError(f"IntSerde on topic {ctx.topic!r}: {exc}") from exc
-
-    def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
-        if data is None:
-            return None
-        if len(data) != 8:
-            raise SerdeError(f"IntSerde on topic {ctx.topic!r} needs 8 bytes, got {len(data)}")
-        return _LONG.unpack(data)[0]
+    _layout = _LONG
 
 
-class FloatSerde:
+class FloatSerde(_FixedWidthSerde):
     """An IEEE 754 double, big-endian (Kafka's DoubleSerializer)."""
 
-    shape: ValueShape = "scalar"
-
-    def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
-        if obj is None:
-            return None
-        try:
-            return _DOUBLE.pack(obj)
-        except struct.error as exc:
-            raise SerdeError(f"FloatSerde on topic {ctx.topic!r}: {exc}") from exc
-
-    def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
-        if data is None:
-            return None
-        if len(data) != 8:
-            raise SerdeError(f"FloatSerde on topic {ctx.topic!r} needs 8 bytes, got {len(data)}")
-        return _DOUBLE.unpack(data)[0]
+    _layout = _DOUBLE

@@ -80,6 +80,15 @@ class WordCountRun:
         self._seen = len(self._tail.records)
         return dict(self._latest), self._seen
 
+    def run_until_exact(self) -> RunningTopology:
+        """Start, wait until every count is exact, stop gracefully (exit code 0); returns the stopped run."""
+        running = self.start()
+        try:
+            self.wait_exact(running)
+        finally:
+            assert running.stop() == 0
+        return running
+
     def close(self) -> None:
         if self._tail is not None:
             self._tail.close()
@@ -136,9 +145,7 @@ def test_counts_are_exact(wordcount: MakeRun, broker: str) -> None:
 def test_graceful_restart_continues_exactly(wordcount: MakeRun, broker: str) -> None:
     wc = wordcount()
     wc.feed(2000, seed=2)
-    first = wc.start()
-    wc.wait_exact(first)
-    assert first.stop() == 0
+    wc.run_until_exact()
 
     wc.feed(1500, seed=3)
     second = wc.start()
@@ -153,9 +160,7 @@ def test_graceful_restart_continues_exactly(wordcount: MakeRun, broker: str) -> 
 def test_lost_state_directory_is_restored_from_the_changelog(wordcount: MakeRun, broker: str) -> None:
     wc = wordcount()
     wc.feed(2000, seed=4)
-    first = wc.start()
-    wc.wait_exact(first)
-    assert first.stop() == 0
+    wc.run_until_exact()
 
     shutil.rmtree(wc.state_dir)
     wc.feed(1000, seed=5)

@@ -6,21 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from streamproc import KafkaSink, KafkaSpout, StrSerde, Topology
 from streamproc.errors import CheckpointError
 from streamproc.runtime.dedupe import MARKS_KEY
 from streamproc.testing import TopologyTestDriver
-from tests.support.bolts import Count, Split
+from tests.support.bolts import wordcount
 
 
 @pytest.fixture
 def driver() -> Iterator[TopologyTestDriver]:
-    topology = Topology("wc")
-    topology.spout("in", KafkaSpout("sentences", value_serde=StrSerde()))
-    topology.bolt("split", Split).shuffle("in")
-    topology.bolt("count", Count).fields("split", "word")
-    topology.bolt("sink", KafkaSink("out")).shuffle("count")
-    with TopologyTestDriver(topology, partitions=2) as running:
+    with TopologyTestDriver(wordcount(), partitions=2) as running:
         yield running
 
 

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from streamproc import KafkaSink, KafkaSpout, StrSerde, Topology
 from streamproc.runtime.dedupe import OriginCounter, OriginMarks
 from streamproc.testing import TopologyTestDriver
-from tests.support.bolts import Count, Split
-
-
-def wordcount() -> Topology:
-    topology = Topology("wc")
-    topology.spout("in", KafkaSpout("sentences", value_serde=StrSerde()))
-    topology.bolt("split", Split).shuffle("in")
-    topology.bolt("count", Count).fields("split", "word")
-    topology.bolt("sink", KafkaSink("out")).shuffle("count")
-    return topology
+from tests.support.bolts import wordcount
 
 
 def test_origin_indexes_restart_per_input_message() -> None:
