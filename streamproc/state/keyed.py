@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 class KeyedState:
     __slots__ = ("_ctx", "_owner", "_part", "_prefixes", "name")
 
-    #: Encoded prefixes kept per key: a hot key is encoded once, not at every get and set.
+    #: Encoded prefixes kept per str/bytes key: a hot key is encoded once, not at every get and set.
+    #: Only str and bytes keys are cached: 1, 1.0 and True are equal dict keys in Python but encode
+    #: (and so are stored) differently, while a str or bytes key never equals a key of another type.
     CACHED_KEYS = 65536
 
     def __init__(self, owner: Bolt, part: StorePartition) -> None:
@@ -34,7 +36,7 @@ class KeyedState:
     def _prefix(self) -> bytes:
         try:
             return self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
-        except (KeyError, TypeError, AttributeError):
+        except (KeyError, AttributeError):
             return self._encode_current()
 
     def _encode_current(self) -> bytes:
@@ -50,12 +52,10 @@ class KeyedState:
         encoded = self._part.spec.key_serde.serialize(key, self._ctx)
         assert encoded is not None
         prefix = key_prefix(encoded)
-        try:
+        if type(key) is str or type(key) is bytes:
             if len(self._prefixes) >= self.CACHED_KEYS:
                 self._prefixes.clear()
             self._prefixes[key] = prefix
-        except TypeError:
-            pass  # an unhashable key (a list): encoded every time
         return prefix
 
     def _sub(self, sub: Any) -> bytes:
@@ -65,12 +65,21 @@ class KeyedState:
         return self._prefix() + encoded
 
     # --- the key's own value ---------------------------------------------------------------------
+    # get and set repeat _prefix's cached lookup inline: they run for nearly every stateful message.
     def get(self, default: Any = None) -> Any:
-        value = self._part.get(self._prefix())
+        try:
+            prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
+        except (KeyError, AttributeError):
+            prefix = self._encode_current()
+        value = self._part.get(prefix)
         return default if value is MISSING else value
 
     def set(self, value: Any) -> None:
-        self._part.put(self._prefix(), value)
+        try:
+            prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
+        except (KeyError, AttributeError):
+            prefix = self._encode_current()
+        self._part.put(prefix, value)
 
     def delete(self) -> None:
         self._part.delete(self._prefix())

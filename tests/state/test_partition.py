@@ -121,3 +121,17 @@ def test_corrupt_directory_is_discarded(tmp_path: Path) -> None:
     assert rebuilt.get(b"k") is None
     assert rebuilt.changelog_offset() is None
     rebuilt.close()
+
+
+def test_keys_equal_in_python_but_encoded_differently_are_distinct(store: StorePartition) -> None:
+    """1, True and 1.0 are one dict key in Python but three JSON keys; state must keep them apart."""
+    owner = Owner()
+    state = KeyedState(owner, store)
+    for key in [1, True, 1.0, 1, True, "1"]:
+        at(owner, key)
+        state.set(state.get(0) + 1)
+    values = {}
+    for key in [1, True, 1.0, "1"]:
+        at(owner, key)
+        values[repr(key)] = state.get()
+    assert values == {"1": 2, "True": 2, "1.0": 1, "'1'": 1}
