@@ -36,6 +36,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -78,38 +79,72 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of another process (the embedded broker), from /proc."""
+def process_cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of another process (the embedded broker), from /proc; 0 when unknown."""
+    if pid is None:
+        return 0.0
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return None
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_seconds() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine, all CPUs, from /proc/stat (zeros when unknown).
+
+    Busy is user + nice + system + irq + softirq; stolen is what the hypervisor took from this VM.
+    """
+    try:
+        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+@dataclass(frozen=True)
+class Instant:
+    """Clocks read at one moment of the run."""
+
+    time: float
+    cpu: float  # this process, all threads
+    thread_cpu: float  # the worker's thread (the hooks that take instants run in it)
+    broker_cpu: float  # the embedded broker (0 with --bootstrap-servers)
+    machine_busy: float
+    machine_stolen: float
+
+    @classmethod
+    def now(cls, broker_pid: int | None) -> Instant:
+        busy, stolen = machine_seconds()
+        return cls(time.monotonic(), cpu_seconds(), time.thread_time(), process_cpu_seconds(broker_pid), busy, stolen)
 
 
 class BenchMetrics(RuntimeMetrics):
     """Records the benchmark's instants from the worker's own hooks (called in the worker thread)."""
 
-    def __init__(self, topology: str, target: int) -> None:
+    def __init__(self, topology: str, target: int, broker_pid: int | None) -> None:
         super().__init__(topology)
         self.target = target
+        self.broker_pid = broker_pid
         self.worker: Worker | None = None
         self.consumed = 0
         self.batches = 0
         self.batch_seconds = 0.0
         self.checkpoints = 0
         self.checkpoint_seconds = 0.0
-        self.assigned: tuple[float, float] | None = None  # (monotonic time, cpu seconds)
+        self.assigned: Instant | None = None
         self.first_batch: float | None = None
-        self.processed: tuple[float, float] | None = None
-        self.committed: tuple[float, float] | None = None
+        self.processed: Instant | None = None
+        self.committed: Instant | None = None
         self.on_assigned: Callable[[], None] | None = None
         self.on_processed: Callable[[], None] | None = None
 
     def rebalance(self, kind: str, tasks: int) -> None:
         super().rebalance(kind, tasks)
         if kind == "assign" and self.assigned is None:
-            self.assigned = (time.monotonic(), cpu_seconds())
+            self.assigned = Instant.now(self.broker_pid)
             if self.on_assigned is not None:
                 self.on_assigned()
 
@@ -121,7 +156,7 @@ class BenchMetrics(RuntimeMetrics):
         self.batches += 1
         self.batch_seconds += seconds
         if self.processed is None and self.consumed >= self.target:
-            self.processed = (time.monotonic(), cpu_seconds())
+            self.processed = Instant.now(self.broker_pid)
             if self.on_processed is not None:
                 self.on_processed()
             assert self.worker is not None
@@ -134,7 +169,7 @@ class BenchMetrics(RuntimeMetrics):
         self.checkpoints += 1
         self.checkpoint_seconds += seconds
         if self.processed is not None and self.committed is None:
-            self.committed = (time.monotonic(), cpu_seconds())
+            self.committed = Instant.now(self.broker_pid)
 
 
 # --- setup --------------------------------------------------------------------------------------
@@ -283,7 +318,7 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> boo
     settings = WorkerSettings(bootstrap_servers=bootstrap, group_id=plan.name, state_dir=state_dir,
                               commit_interval=args.commit_interval, overrides=overrides,
                               batch_size=args.batch_size)
-    metrics = BenchMetrics(plan.name, n)
+    metrics = BenchMetrics(plan.name, n, broker_pid)
     worker = Worker(plan, settings, metrics)
     metrics.worker = worker
 
@@ -291,7 +326,6 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> boo
     if profiler is not None:
         metrics.on_assigned = profiler.enable  # profile processing only, not the group join
         metrics.on_processed = profiler.disable
-    broker_cpu_0 = process_cpu_seconds(broker_pid) if broker_pid else None
     timer: threading.Timer | None = None
     if args.timeout:
         timer = threading.Timer(args.timeout, worker.request_stop)
@@ -308,25 +342,23 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> boo
         if not args.keep_state:
             shutil.rmtree(state_dir, ignore_errors=True)
     stopped = time.monotonic()
-    broker_cpu_1 = process_cpu_seconds(broker_pid) if broker_pid else None
 
-    if metrics.assigned is None or metrics.committed is None or metrics.processed is None:
+    start, processed, done = metrics.assigned, metrics.processed, metrics.committed
+    if start is None or processed is None or done is None:
         print(f"FAIL: the worker stopped after {metrics.consumed:,} of {n:,} messages "
-              f"(assigned={metrics.assigned is not None}, committed={metrics.committed is not None})")
+              f"(assigned={start is not None}, committed={done is not None})")
         return False
-    t0, cpu0 = metrics.assigned
-    t_proc, cpu_proc = metrics.processed
-    t_done, cpu_done = metrics.committed
-    first = metrics.first_batch if metrics.first_batch is not None else t0
-    elapsed = t_done - t0
-    cpu = cpu_done - cpu0
+    first = metrics.first_batch if metrics.first_batch is not None else start.time
+    elapsed = done.time - start.time
+    cpu = done.cpu - start.cpu
+    broker_cpu = done.broker_cpu - start.broker_cpu
     print()
-    print(f"group join (run() -> assignment)   {t0 - run_started:8.2f} s")
-    print(f"start (assignment -> first batch)   {first - t0:8.2f} s")
-    print(f"processing (first -> last batch)    {t_proc - first:8.2f} s   "
-          f"{n / (t_proc - first):>10,.0f} msg/s")
-    print(f"final checkpoint                    {t_done - t_proc:8.2f} s")
-    print(f"shutdown (commit -> run() returns)  {stopped - t_done:8.2f} s")
+    print(f"group join (run() -> assignment)   {start.time - run_started:8.2f} s")
+    print(f"start (assignment -> first batch)   {first - start.time:8.2f} s")
+    print(f"processing (first -> last batch)    {processed.time - first:8.2f} s   "
+          f"{n / (processed.time - first):>10,.0f} msg/s")
+    print(f"final checkpoint                    {done.time - processed.time:8.2f} s")
+    print(f"shutdown (commit -> run() returns)  {stopped - done.time:8.2f} s")
     print(f"batches {metrics.batches:,} (avg {metrics.consumed / max(metrics.batches, 1):,.0f} msgs), "
           f"time inside batches {metrics.batch_seconds:.2f} s, "
           f"checkpoints {metrics.checkpoints} taking {metrics.checkpoint_seconds:.2f} s")
@@ -334,10 +366,19 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> boo
     print(f"THROUGHPUT  {n / elapsed:>10,.0f} msg/s   "
           f"({n:,} messages, assignment -> all committed in {elapsed:.2f} s)")
     print(f"CPU         {cpu:10.2f} s       {cpu / n * 1e6:8.2f} CPU-us/msg   "
-          f"(processing only: {(cpu_proc - cpu0) / n * 1e6:.2f} CPU-us/msg)")
-    if broker_cpu_0 is not None and broker_cpu_1 is not None:
-        print(f"broker CPU  {broker_cpu_1 - broker_cpu_0:10.2f} s       "
-              "(separate process, run() start -> stop)")
+          f"(processing only: {(processed.cpu - start.cpu) / n * 1e6:.2f} CPU-us/msg)")
+    thread_cpu = done.thread_cpu - start.thread_cpu
+    print(f"  of which {thread_cpu / n * 1e6:.2f} CPU-us/msg in the worker's (Python) thread, "
+          f"{(cpu - thread_cpu) / n * 1e6:.2f} in librdkafka's threads")
+    if broker_pid is not None:
+        print(f"broker CPU  {broker_cpu:10.2f} s       {broker_cpu / n * 1e6:8.2f} CPU-us/msg   (a separate process)")
+    if done.machine_busy > 0:
+        cores = os.cpu_count() or 1
+        others = (done.machine_busy - start.machine_busy - cpu - broker_cpu) / elapsed
+        stolen = (done.machine_stolen - start.machine_stolen) / (elapsed * cores)
+        print(f"machine     {max(others, 0.0):10.2f} of {cores} cores busy with other processes, "
+              f"{stolen:.0%} stolen by the hypervisor"
+              + (": wall-clock figures are unreliable" if stolen > 0.05 or others > 0.2 else ""))
 
     records, last, out_of_sequence = read_outputs(bootstrap, sink, partitions, n)
     expected = {f"key-{k}": n // keys + (1 if k < n % keys else 0) for k in range(min(keys, n))}
