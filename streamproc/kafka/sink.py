@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamproc.components import Bolt, TaskContext, Tuple
-from streamproc.serde.base import Serde, SerdeContext
+from streamproc.serde.base import Headers, Serde, SerdeContext, fast_encoder
 from streamproc.serde.json import JsonSerde
 from streamproc.serde.simple import StrSerde
 
@@ -23,19 +23,36 @@ class KafkaSink(Bolt):
         self.value_serde: Serde = value_serde if value_serde is not None else JsonSerde()
         self._key_ctx = SerdeContext(topic, is_key=True)
         self._value_ctx = SerdeContext(topic, is_key=False)
+        self._fast_key = fast_encoder(self.key_serde)
+        self._fast_value = fast_encoder(self.value_serde)
         self._produce: Any = None
 
     def setup(self, context: TaskContext) -> None:
         self._produce = context.services.produce_output
 
     def process(self, tup: Tuple) -> None:
-        self._produce(
-            self.topic,
-            self.key_serde.serialize(tup.key, self._key_ctx),
-            self.value_serde.serialize(tup.value, self._value_ctx),
-            tup.headers,
-            tup.timestamp,
-        )
+        self.write(tup.key, tup.value, tup.headers, tup.timestamp)
+
+    def write(self, key: Any, value: Any, headers: Headers | None, timestamp: int | None) -> None:
+        """Encode and send one record. An upstream emitter calls this directly when this sink is the
+        only subscriber of its stream, skipping the tuple and the call to ``process``."""
+        fast = self._fast_key
+        if key is None or fast is None:
+            raw_key = self.key_serde.serialize(key, self._key_ctx)
+        else:
+            try:
+                raw_key = fast(key)
+            except Exception:
+                raw_key = self.key_serde.serialize(key, self._key_ctx)  # the serde's own error message
+        fast = self._fast_value
+        if value is None or fast is None:
+            raw_value = self.value_serde.serialize(value, self._value_ctx)
+        else:
+            try:
+                raw_value = fast(value)
+            except Exception:
+                raw_value = self.value_serde.serialize(value, self._value_ctx)
+        self._produce(self.topic, raw_key, raw_value, headers, timestamp)
 
     def __repr__(self) -> str:
         return f"KafkaSink({self.topic})"

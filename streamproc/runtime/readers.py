@@ -14,7 +14,7 @@ from streamproc.errors import ProcessingError
 from streamproc.runtime.dedupe import ORIGIN_HEADER, OriginMarks
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.routing import SOURCE_TAG_HEADER, Deliver, decode_internal_key
-from streamproc.serde.base import Serde, SerdeContext
+from streamproc.serde.base import Serde, SerdeContext, fast_decoder
 
 
 class Reader:
@@ -38,7 +38,8 @@ class Reader:
 class SpoutReader(Reader):
     """An input topic of a KafkaSpout: decode key and value with the spout's serdes."""
 
-    __slots__ = ("_delivers", "_key_ctx", "_key_de", "_spout", "_value_ctx", "_value_de")
+    __slots__ = ("_delivers", "_fast_key", "_fast_value", "_key_ctx", "_key_de", "_spout", "_value_ctx",
+                 "_value_de")
 
     def __init__(
         self,
@@ -54,6 +55,8 @@ class SpoutReader(Reader):
         self._spout = spout_id
         self._key_de = key_serde.deserialize
         self._value_de = value_serde.deserialize
+        self._fast_key = fast_decoder(key_serde)
+        self._fast_value = fast_decoder(value_serde)
         self._key_ctx = SerdeContext(topic, is_key=True)
         self._value_ctx = SerdeContext(topic, is_key=False)
         self._delivers = tuple(delivers)
@@ -62,8 +65,24 @@ class SpoutReader(Reader):
         offset = msg.offset()
         try:
             try:
-                key = self._key_de(msg.key(), self._key_ctx)
-                value = self._value_de(msg.value(), self._value_ctx)
+                raw = msg.key()
+                fast = self._fast_key
+                if raw is None or fast is None:
+                    key = self._key_de(raw, self._key_ctx)
+                else:
+                    try:
+                        key = fast(raw)
+                    except Exception:
+                        key = self._key_de(raw, self._key_ctx)  # the serde's own error message
+                raw = msg.value()
+                fast = self._fast_value
+                if raw is None or fast is None:
+                    value = self._value_de(raw, self._value_ctx)
+                else:
+                    try:
+                        value = fast(raw)
+                    except Exception:
+                        value = self._value_de(raw, self._value_ctx)
             except Exception as exc:
                 raise ProcessingError(self._spout, exc) from exc
             tup = Tuple(key, value, self.topic, self.partition, offset, msg.timestamp()[1], msg.headers(),

@@ -15,6 +15,7 @@ import orjson
 from streamproc.components import DEFAULT_STREAM, Bolt, Tuple
 from streamproc.errors import ProcessingError, SerdeError
 from streamproc.groupings import All, Custom, Fields, Global
+from streamproc.kafka.sink import KafkaSink
 from streamproc.plan import Route
 from streamproc.runtime.dedupe import ORIGIN_HEADER, OriginCounter
 from streamproc.runtime.output import Output
@@ -51,13 +52,18 @@ class ComponentEmitter:
     """A bolt's ``emit``, bound onto the instance: builds the tuple once and hands it to each
     subscriber of its stream. Binding it replaces ``Bolt.emit`` and saves a frame per emission."""
 
-    __slots__ = ("_default", "bolt", "component", "streams")
+    __slots__ = ("_default", "_sink", "_sink_id", "bolt", "component", "streams")
 
-    def __init__(self, component: str, bolt: Bolt, streams: Mapping[str, Sequence[Deliver]]) -> None:
+    def __init__(self, component: str, bolt: Bolt, streams: Mapping[str, Sequence[Deliver]],
+                 direct_sink: tuple[str, KafkaSink] | None = None) -> None:
         self.component = component
         self.bolt = bolt
         self.streams = {stream: tuple(delivers) for stream, delivers in streams.items()}
         self._default = self.streams.get(DEFAULT_STREAM, ())
+        #: The default stream's only subscriber, when it is a plain KafkaSink in this task: written
+        #: to directly, without building a tuple for it (one output per input is the common case).
+        self._sink: KafkaSink | None = direct_sink[1] if direct_sink is not None else None
+        self._sink_id = direct_sink[0] if direct_sink is not None else ""
 
     def __call__(
         self,
@@ -70,6 +76,13 @@ class ComponentEmitter:
         parent = self.bolt._current
         if parent is None:
             raise RuntimeError(f"{self.component}: emit() called outside process()/flush() of a running task")
+        sink = self._sink
+        if sink is not None and stream == DEFAULT_STREAM:
+            try:
+                sink.write(key, value, headers, parent.timestamp if timestamp is None else timestamp)
+            except Exception as exc:
+                raise ProcessingError(self._sink_id, exc) from exc
+            return
         delivers = self._default if stream == DEFAULT_STREAM else self.streams.get(stream, ())
         if not delivers:
             return  # nobody subscribes to this stream (Storm drops such tuples too)

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from streamproc.components import Bolt, TaskContext
+from streamproc.components import DEFAULT_STREAM, Bolt, TaskContext
 from streamproc.errors import TopologyError
+from streamproc.kafka.sink import KafkaSink
 from streamproc.plan import Plan, SubTopology
 from streamproc.runtime.dedupe import MARKS_KEY, OriginCounter, OriginMarks
 from streamproc.runtime.output import Output
@@ -99,10 +100,22 @@ class Task:
                 streams.setdefault(stream, []).append(deliver)
         return streams
 
+    def _direct_sink(self, component: str) -> tuple[str, KafkaSink] | None:
+        """The KafkaSink that is the only, in-process subscriber of ``component``'s default stream, if any
+        (and not a subclass that changes ``process``: the emitter would bypass it)."""
+        routes = self.plan.routes.get((component, DEFAULT_STREAM), [])
+        if len(routes) != 1 or routes[0].topic is not None:
+            return None
+        target = self.bolts[routes[0].target]
+        if isinstance(target, KafkaSink) and type(target).process is KafkaSink.process:
+            return routes[0].target, target
+        return None
+
     def _wire(self, runners: Mapping[str, BoltRunner], partitions: Mapping[str, int]) -> None:
         for component, bolt in self.bolts.items():
             # An instance attribute shadows Bolt.emit: user code calls the emitter directly.
-            vars(bolt)["emit"] = ComponentEmitter(component, bolt, self._delivers(component, runners, partitions))
+            vars(bolt)["emit"] = ComponentEmitter(component, bolt, self._delivers(component, runners, partitions),
+                                                  self._direct_sink(component))
             bolt._states = {
                 spec.name: KeyedState(bolt, self.stores[spec.name]) for spec in type(bolt).stores
             }

@@ -214,6 +214,10 @@ class Worker:
         for tp in tps:
             self._read[(tp.topic, tp.partition)] = task.readers[tp.topic].read
         self.consumer.resume(tps)
+        if tps:
+            # resume() does not wake librdkafka's fetcher, which otherwise starts about a second later;
+            # any request to the broker wakes it (measured: ~0.9 s -> ~0.01 s to the first fetch).
+            self.consumer.list_topics(tps[0].topic, timeout=5)
         log.info("task %s ready: processing %s", task.id, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:

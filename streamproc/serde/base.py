@@ -7,6 +7,7 @@ runtime builds one context per (topic, key/value) and reuses it, so serdes must 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Headers = list[tuple[str, bytes | None]]
@@ -33,10 +34,25 @@ class SerdeContext:
 
 @runtime_checkable
 class Serde(Protocol):
-    """Turns objects into bytes and back. ``None`` stays ``None`` (a null key or a tombstone)."""
+    """Turns objects into bytes and back. ``None`` stays ``None`` (a null key or a tombstone).
+
+    A serde may also offer ``fast_decode(data) -> obj`` and ``fast_encode(obj) -> bytes``: C-level
+    callables without context that the hot path calls directly for non-None data. When one raises,
+    the runtime calls ``deserialize``/``serialize``, so error messages stay the serde's own.
+    """
 
     shape: ValueShape
 
     def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None: ...
 
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any: ...
+
+
+def fast_decoder(serde: Serde) -> Callable[[bytes], Any] | None:
+    fast: Callable[[bytes], Any] | None = getattr(serde, "fast_decode", None)
+    return fast
+
+
+def fast_encoder(serde: Serde) -> Callable[[Any], bytes] | None:
+    fast: Callable[[Any], bytes] | None = getattr(serde, "fast_encode", None)
+    return fast

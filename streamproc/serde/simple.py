@@ -32,6 +32,8 @@ class StrSerde:
     """UTF-8 text (Kafka's StringSerializer)."""
 
     shape: ValueShape = "scalar"
+    fast_decode = staticmethod(bytes.decode)
+    fast_encode = staticmethod(str.encode)
 
     def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
         if obj is None:
