@@ -26,9 +26,12 @@ class KafkaSink(Bolt):
         self._fast_key = fast_encoder(self.key_serde)
         self._fast_value = fast_encoder(self.value_serde)
         self._produce: Any = None
+        self._send_slow: Any = None
 
     def setup(self, context: TaskContext) -> None:
-        self._produce = context.services.produce_output
+        output = context.services
+        self._produce = output.producer.produce
+        self._send_slow = output.produce_output
 
     def process(self, tup: Tuple) -> None:
         self.write(tup.key, tup.value, tup.headers, tup.timestamp)
@@ -52,7 +55,10 @@ class KafkaSink(Bolt):
                 raw_value = fast(value)
             except Exception:
                 raw_value = self.value_serde.serialize(value, self._value_ctx)
-        self._produce(self.topic, raw_key, raw_value, headers, timestamp)
+        try:  # positional: see Output's docstring on why
+            self._produce(self.topic, raw_value, raw_key, -1, None, None, timestamp or 0, headers)
+        except BufferError:
+            self._send_slow(self.topic, raw_key, raw_value, headers, timestamp)  # waits for room
 
     def __repr__(self) -> str:
         return f"KafkaSink({self.topic})"

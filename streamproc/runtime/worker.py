@@ -33,6 +33,10 @@ from streamproc.state.recovery import ChangelogRestorer
 log = logging.getLogger(__name__)
 
 
+def _unreachable(msg: Any) -> None:  # pragma: no cover - replaced before the first message
+    raise AssertionError("no reader selected")
+
+
 class Worker:
     def __init__(self, plan: Plan, settings: WorkerSettings, metrics: RuntimeMetrics | None = None) -> None:
         self.plan = plan
@@ -127,11 +131,17 @@ class Worker:
 
     def _process(self, messages: list[Any]) -> None:
         read = self._read
+        # A batch holds runs of one partition's messages: look the reader up once per run.
+        topic, partition = "", -1
+        reader: Callable[[Any], None] = _unreachable
         for msg in messages:
             if msg.error() is not None:
                 self._consumer_error(msg.error())
                 continue
-            read[(msg.topic(), msg.partition())](msg)
+            if msg.partition() != partition or msg.topic() != topic:
+                topic, partition = msg.topic(), msg.partition()
+                reader = read[(topic, partition)]
+            reader(msg)
 
     def _consumer_error(self, err: Any) -> None:
         if err.code() == KafkaError._PARTITION_EOF:

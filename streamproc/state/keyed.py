@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from streamproc.errors import StateError
 from streamproc.serde.base import SerdeContext
-from streamproc.state.partition import MISSING, StorePartition
+from streamproc.state.partition import DELETED, MISSING, StorePartition
 from streamproc.state.store import key_prefix, split_storage_key
 
 if TYPE_CHECKING:
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 class KeyedState:
-    __slots__ = ("_ctx", "_owner", "_part", "_prefixes", "name")
+    __slots__ = ("_cache", "_ctx", "_owner", "_part", "_prefixes", "name")
 
     #: Encoded prefixes kept per str/bytes key: a hot key is encoded once, not at every get and set.
     #: Only str and bytes keys are cached: 1, 1.0 and True are equal dict keys in Python but encode
@@ -30,6 +30,9 @@ class KeyedState:
         self.name = part.spec.name
         self._owner = owner
         self._part = part
+        #: The partition's write cache, read and written here directly on the hot path (the dict is
+        #: cleared at checkpoints, never replaced). Misses and deletes go through the partition.
+        self._cache = part.write_cache
         self._ctx = SerdeContext(part.changelog, is_key=True)
         self._prefixes: dict[Any, bytes] = {}
 
@@ -71,7 +74,9 @@ class KeyedState:
             prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
         except (KeyError, AttributeError):
             prefix = self._encode_current()
-        value = self._part.get(prefix)
+        value = self._cache.get(prefix, MISSING)
+        if value is MISSING or value is DELETED:
+            value = self._part.get(prefix)
         return default if value is MISSING else value
 
     def set(self, value: Any) -> None:
@@ -79,7 +84,7 @@ class KeyedState:
             prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
         except (KeyError, AttributeError):
             prefix = self._encode_current()
-        self._part.put(prefix, value)
+        self._cache[prefix] = value
 
     def delete(self) -> None:
         self._part.delete(self._prefix())

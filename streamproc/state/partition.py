@@ -86,6 +86,11 @@ class StorePartition:
             if value is not DELETED:
                 yield key, value
 
+    @property
+    def write_cache(self) -> dict[bytes, Any]:
+        """Uncommitted values by storage key (DELETED marks a delete); for KeyedState's hot path."""
+        return self._cache
+
     def put_raw(self, key: bytes, value: bytes) -> None:
         self._raw[key] = value
 
