@@ -13,7 +13,7 @@ from streamproc.components import DEFAULT_STREAM, Tuple
 from streamproc.errors import ProcessingError
 from streamproc.runtime.dedupe import ORIGIN_HEADER, OriginMarks
 from streamproc.runtime.policy import ErrorPolicy
-from streamproc.runtime.routing import SOURCE_TAG_HEADER, Deliver, decode_internal_key
+from streamproc.runtime.routing import SOURCE_TAG_HEADER, BoltRunner, Deliver, decode_internal_key
 from streamproc.serde.base import Serde, SerdeContext, fast_decoder
 
 
@@ -38,7 +38,7 @@ class Reader:
 class SpoutReader(Reader):
     """An input topic of a KafkaSpout: decode key and value with the spout's serdes."""
 
-    __slots__ = ("_delivers", "_fast_key", "_fast_value", "_key_ctx", "_key_de", "_spout", "_value_ctx",
+    __slots__ = ("_delivers", "_fast_key", "_fast_value", "_key_ctx", "_key_de", "_only", "_spout", "_value_ctx",
                  "_value_de")
 
     def __init__(
@@ -60,6 +60,10 @@ class SpoutReader(Reader):
         self._key_ctx = SerdeContext(topic, is_key=True)
         self._value_ctx = SerdeContext(topic, is_key=False)
         self._delivers = tuple(delivers)
+        #: The one in-process bolt this spout feeds, if that is all it feeds: called without the runner's
+        #: frame (the read loop does the runner's work inline).
+        owner = getattr(delivers[0], "__self__", None) if len(delivers) == 1 else None
+        self._only: BoltRunner | None = owner if isinstance(owner, BoltRunner) else None
 
     def read(self, msg: Any) -> None:
         offset = msg.offset()
@@ -87,8 +91,18 @@ class SpoutReader(Reader):
                 raise ProcessingError(self._spout, exc) from exc
             tup = Tuple(key, value, self.topic, self.partition, offset, msg.timestamp()[1], msg.headers(),
                         DEFAULT_STREAM, self._spout)
-            for deliver in self._delivers:
-                deliver(tup)
+            only = self._only
+            if only is None:
+                for deliver in self._delivers:
+                    deliver(tup)
+            else:  # BoltRunner.run, inline
+                only.bolt._current = tup
+                try:
+                    only.process(tup)
+                except ProcessingError:
+                    raise
+                except Exception as exc:
+                    raise ProcessingError(only.component, exc) from exc
         except ProcessingError as error:
             self.policy.handle(error, msg)
         self.next_offset = offset + 1
