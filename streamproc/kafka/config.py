@@ -30,14 +30,24 @@ _PRODUCER_ONLY = (
 )
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
+#: Settings confluent-kafka reads itself and insists on as real booleans (librdkafka takes text).
+_PYTHON_BOOLEANS = frozenset({"delivery.report.only.error"})
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """``["k=v", ...]`` from ``-X`` flags."""
-    settings: dict[str, str] = {}
+    settings: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
             raise ConfigError(f"-X {pair!r}: expected key=value, e.g. -X session.timeout.ms=10000")
-        settings[key.strip()] = value.strip()
+        if key in _PYTHON_BOOLEANS:
+            if value.lower() not in ("true", "false"):
+                raise ConfigError(f"-X {key} takes true or false, got {value!r}")
+            settings[key] = value.lower() == "true"
+        else:
+            settings[key] = value
     return settings
 
 
@@ -45,7 +55,7 @@ def _base(bootstrap: str, client_id: str) -> dict[str, Any]:
     return {"bootstrap.servers": bootstrap, "client.id": client_id, "logger": _librdkafka_log}
 
 
-def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, str], client_id: str) -> dict[str, Any]:
+def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any], client_id: str) -> dict[str, Any]:
     bad = {k: v for k, v in overrides.items() if k in _PROTECTED_CONSUMER and v != _PROTECTED_CONSUMER[k]}
     if bad:
         raise ConfigError(f"{bad} would commit offsets before outputs are acknowledged; streamproc commits them itself")
@@ -61,7 +71,7 @@ def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, str],
     return conf
 
 
-def restore_consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, str], client_id: str
+def restore_consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any], client_id: str
                             ) -> dict[str, Any]:
     """Assign-only (never joins or commits for the group); reports EOF so "caught up" can be judged."""
     conf = consumer_config(bootstrap, group_id + "-restore", overrides, client_id + "-restore")
@@ -69,7 +79,7 @@ def restore_consumer_config(bootstrap: str, group_id: str, overrides: Mapping[st
     return conf
 
 
-def producer_config(bootstrap: str, overrides: Mapping[str, str], client_id: str) -> dict[str, Any]:
+def producer_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str) -> dict[str, Any]:
     conf = _base(bootstrap, client_id)
     conf.update({
         "enable.idempotence": "true",
@@ -82,7 +92,7 @@ def producer_config(bootstrap: str, overrides: Mapping[str, str], client_id: str
     return conf
 
 
-def admin_config(bootstrap: str, overrides: Mapping[str, str], client_id: str) -> dict[str, Any]:
+def admin_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str) -> dict[str, Any]:
     conf = _base(bootstrap, client_id)
     conf.update({k: v for k, v in overrides.items() if not k.startswith(_CONSUMER_ONLY + _PRODUCER_ONLY)})
     return conf

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from streamproc.errors import ProcessingError
@@ -46,8 +47,10 @@ class StopProcessing(Exception):
 
 
 class ErrorPolicy:
-    def __init__(self, mode: OnError, topology: str, output: Output) -> None:
+    def __init__(self, mode: OnError, topology: str, output: Output,
+                 on_failure: Callable[[str], None] | None = None) -> None:
         self.mode = mode
+        self._on_failure = on_failure
         self.topic = dlq_topic(topology)
         self._output = output
         self.dead_lettered = 0
@@ -56,6 +59,8 @@ class ErrorPolicy:
 
     def handle(self, error: ProcessingError, msg: Any) -> None:
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        if self._on_failure is not None:
+            self._on_failure(self.mode)
         if self.mode == "fail":
             raise StopProcessing(error, topic, partition, offset)
         if self.mode == "dlq":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from streamproc.runtime.policy import OnError
 
@@ -16,7 +17,7 @@ class WorkerSettings:
     commit_interval: float = 5.0
     on_error: OnError = "fail"
     #: librdkafka settings from -X, applied to every client.
-    overrides: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
     worker_index: int = 0
     #: Upper bound of messages per consume() call.
     batch_size: int = 5000

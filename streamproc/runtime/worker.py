@@ -81,7 +81,7 @@ class Worker:
         s = self.settings
         self.output = Output(config=producer_config(s.bootstrap_servers, s.overrides, self._client_id))
         self.producer = self.output.producer
-        self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output)
+        self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output, self.metrics.failed)
         self.consumer = Consumer(consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id))
         self.restorer = ChangelogRestorer(
             Consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id)),

@@ -65,3 +65,19 @@ def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 3
     assert f"cannot reach Kafka at 127.0.0.1:{port} within 15s" in result.stderr
     assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir())
+
+
+def test_client_settings_from_x_flags() -> None:
+    from streamproc.errors import ConfigError
+    from streamproc.kafka.config import consumer_config, parse_overrides, producer_config
+
+    settings = parse_overrides(["linger.ms=20", "delivery.report.only.error=TRUE", "session.timeout.ms = 6000"])
+    assert settings == {"linger.ms": "20", "delivery.report.only.error": True, "session.timeout.ms": "6000"}
+    producer = producer_config("b:9092", settings, "c")
+    consumer = consumer_config("b:9092", "g", settings, "c")
+    assert producer["linger.ms"] == "20" and "session.timeout.ms" not in producer
+    assert consumer["session.timeout.ms"] == "6000" and "linger.ms" not in consumer
+    with pytest.raises(ConfigError, match="takes true or false"):
+        parse_overrides(["delivery.report.only.error=yes"])
+    with pytest.raises(ConfigError, match="would commit offsets before outputs are acknowledged"):
+        consumer_config("b:9092", "g", {"enable.auto.commit": "true"}, "c")

@@ -1,0 +1,26 @@
+"""The error policy: every failed message is reported to the metrics hook, whatever the mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamproc.errors import ProcessingError
+from streamproc.runtime.output import Output
+from streamproc.runtime.policy import ErrorPolicy, OnError, StopProcessing
+from streamproc.testing import MemoryMessage, MemoryProducer
+
+
+@pytest.mark.parametrize("mode", ["fail", "dlq", "skip"])
+def test_every_failure_reaches_the_hook(mode: OnError) -> None:
+    producer = MemoryProducer(lambda topic: 1, lambda: 1)
+    failures: list[str] = []
+    policy = ErrorPolicy(mode, "t", Output(producer), failures.append)
+    msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
+    error = ProcessingError("bolt", ValueError("bad"))
+    if mode == "fail":
+        with pytest.raises(StopProcessing, match=r"in\[0\]@7"):
+            policy.handle(error, msg)
+    else:
+        policy.handle(error, msg)
+    assert failures == [mode]
+    assert len(producer.topics.get("t-dlq", {}).get(0, [])) == (1 if mode == "dlq" else 0)
