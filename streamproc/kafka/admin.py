@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]  # public, untyped export
 from confluent_kafka.cimpl import NewTopic
 
 from streamproc.errors import ConfigError
@@ -42,6 +42,19 @@ def connect(config: Mapping[str, Any], timeout: float) -> AdminClient:
 def partition_counts(admin: AdminClient, timeout: float = 10.0) -> dict[str, int]:
     metadata = admin.list_topics(timeout=timeout)
     return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+
+
+def cleanup_policies(admin: AdminClient, names: list[str], timeout: float = 10.0) -> dict[str, str]:
+    """``cleanup.policy`` of each topic that reports one (some brokers report only settings made explicitly)."""
+    if not names:
+        return {}
+    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name) for name in names])
+    found: dict[str, str] = {}
+    for resource, future in futures.items():
+        entry = future.result(timeout=timeout).get("cleanup.policy")
+        if entry is not None and entry.value is not None:
+            found[resource.name] = entry.value
+    return found
 
 
 def ensure_topics(admin: AdminClient, specs: list[TopicSpec], replication_factor: int = -1,
