@@ -60,8 +60,6 @@ def describe_mermaid(plan: Plan) -> str:
                 lines.append(f"  {node(route.source)} -->|{label}| {node(route.target)}")
             else:
                 lines.append(f"  {node(route.source)} -.->|{label} via {route.topic}| {node(route.target)}")
-    for topic in plan.sink_topics():
-        writers = [c for c, s in plan.bolts.items() if getattr(s.bolt, "topic", None) == topic]
-        for writer in writers:
-            lines.append(f"  {node(writer)} --> o_{node(topic)}[/{topic}/]")
+    for writer, topic in plan.sinks().items():
+        lines.append(f"  {node(writer)} --> o_{node(topic)}[/{topic}/]")
     return "\n".join(lines)

@@ -85,10 +85,14 @@ class Plan:
         """store name -> changelog topic"""
         return {name: changelog_topic(self.name, name) for name in self.stores}
 
-    def sink_topics(self) -> list[str]:
+    def sinks(self) -> dict[str, str]:
+        """KafkaSink component -> the topic it writes."""
         from streamproc.kafka.sink import KafkaSink
 
-        return [spec.bolt.topic for spec in self.bolts.values() if isinstance(spec.bolt, KafkaSink)]
+        return {c: spec.bolt.topic for c, spec in self.bolts.items() if isinstance(spec.bolt, KafkaSink)}
+
+    def sink_topics(self) -> list[str]:
+        return sorted(set(self.sinks().values()))
 
     def resolve_partitions(self, external: Mapping[str, int]) -> dict[str, int]:
         """Partition counts of every source, internal and changelog topic, given the input topics'.

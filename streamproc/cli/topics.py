@@ -9,7 +9,7 @@ from typing import Any
 
 from streamproc.cli.connection import Connection, add_connection_arguments, connect
 from streamproc.kafka import admin as kadmin
-from streamproc.kafka.topics import required_topics, sink_topics
+from streamproc.kafka.topics import ensure_internal_topics, required_topics, sink_topics
 
 
 @dataclass(frozen=True)
@@ -74,9 +74,7 @@ def survey(conn: Connection, with_dlq: bool) -> list[TopicStatus]:
 def handle(args: argparse.Namespace) -> int:
     conn = connect(args)
     if args.create:
-        existing = kadmin.partition_counts(conn.admin)
-        counts = conn.plan.resolve_partitions(existing)
-        kadmin.ensure_topics(conn.admin, required_topics(conn.plan, counts, args.dlq))
+        ensure_internal_topics(conn.admin, conn.plan, args.dlq)
     found = survey(conn, args.dlq)
     if args.json:
         print(json.dumps([asdict(t) for t in found], indent=2))

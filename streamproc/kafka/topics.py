@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from confluent_kafka.admin import AdminClient
+
+from streamproc.kafka import admin as kadmin
 from streamproc.kafka.admin import TopicSpec
 from streamproc.plan import Plan
 from streamproc.runtime.policy import dlq_topic
@@ -29,11 +32,17 @@ def required_topics(plan: Plan, counts: Mapping[str, int], with_dlq: bool) -> li
 
 def sink_topics(plan: Plan, counts: Mapping[str, int]) -> list[TopicSpec]:
     """Sink topics, sized like the sub-topology that writes them (used only when they are missing)."""
-    from streamproc.kafka.sink import KafkaSink
+    return [
+        TopicSpec(topic, counts[plan.subtopology_of_component(component).source_topics[0]], {},
+                  f"output of {component!r}")
+        for component, topic in plan.sinks().items()
+    ]
 
-    specs = []
-    for component, spec in plan.bolts.items():
-        if isinstance(spec.bolt, KafkaSink):
-            sub = plan.subtopology_of_component(component)
-            specs.append(TopicSpec(spec.bolt.topic, counts[sub.source_topics[0]], {}, f"output of {component!r}"))
-    return specs
+
+def ensure_internal_topics(admin: AdminClient, plan: Plan, with_dlq: bool, replication_factor: int = -1
+                           ) -> dict[str, int]:
+    """Resolve every partition count from the existing inputs and create the missing internal topics
+    (changelogs, repartition, DLQ); returns the counts. A missing input is a ConfigError naming it."""
+    counts = plan.resolve_partitions(kadmin.partition_counts(admin))
+    kadmin.ensure_topics(admin, required_topics(plan, counts, with_dlq), replication_factor)
+    return counts

@@ -19,7 +19,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, TopicPartition
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
-from streamproc.kafka.topics import required_topics, sink_topics
+from streamproc.kafka.topics import ensure_internal_topics, sink_topics
 from streamproc.metrics import RuntimeMetrics
 from streamproc.plan import Plan, SubTopology
 from streamproc.runtime.checkpoint import Checkpointer
@@ -71,9 +71,7 @@ class Worker:
                 f"input topics {missing_inputs} of topology {self.plan.name!r} do not exist on {s.bootstrap_servers}; "
                 "create them first"
             )
-        self.partitions = self.plan.resolve_partitions(existing)
-        kadmin.ensure_topics(admin, required_topics(self.plan, self.partitions, s.on_error == "dlq"),
-                             s.replication_factor)
+        self.partitions = ensure_internal_topics(admin, self.plan, s.on_error == "dlq", s.replication_factor)
         kadmin.ensure_topics(admin, [t for t in sink_topics(self.plan, self.partitions) if t.name not in existing],
                              s.replication_factor)
 
