@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from streamproc.devbroker import EmbeddedBroker
+from tests.support.wordcount import MakeRun, WordCountRun
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +17,17 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("broker") / "tansu.log"
     with EmbeddedBroker(log_path=log) as running:
         yield running.bootstrap_servers
+
+
+@pytest.fixture
+def wordcount(broker: str, tmp_path: Path) -> Iterator[MakeRun]:
+    """Makes WordCountRun objects (topologies/wordcount.py under unique names) and closes their readers afterwards."""
+    made: list[WordCountRun] = []
+
+    def make(partitions: int = 4) -> WordCountRun:
+        made.append(WordCountRun(broker, tmp_path, partitions))
+        return made[-1]
+
+    yield make
+    for run in made:
+        run.close()

@@ -1,0 +1,96 @@
+"""The word-count topology (topologies/wordcount.py) run as real worker processes, and its truth."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.support.kafka import REPO, RunningTopology, TopicTail, create_topic, produce, unique, wait_for
+
+VOCABULARY = [f"w{i}" for i in range(60)] + ["the", "The", "fox", "FOX", "dog"]
+
+
+class WordCountRun:
+    """A uniquely named copy of topologies/wordcount.py with its own topics, group and state."""
+
+    def __init__(self, bootstrap: str, tmp_path: Path, partitions: int = 4) -> None:
+        self.bootstrap = bootstrap
+        self.name = unique("wc")
+        self.source = f"{self.name}-sentences"
+        self.sink = f"{self.name}-counts"
+        self.state_dir = tmp_path / "state"
+        self.tmp_path = tmp_path
+        self.target = tmp_path / "target.py"
+        self.target.write_text(
+            "import sys\n"
+            f"sys.path.insert(0, {str(REPO / 'topologies')!r})\n"
+            "from wordcount import build\n"
+            f"topology = build({self.name!r}, {self.source!r}, {self.sink!r})\n"
+        )
+        self.expected: Counter[str] = Counter()
+        self.runs = 0
+        self._tail: TopicTail | None = None
+        self._latest: dict[str, int] = {}
+        self._seen = 0
+        create_topic(bootstrap, self.source, partitions)
+
+    def feed(self, count: int, seed: int) -> None:
+        rng = random.Random(seed)
+        sentences = [" ".join(rng.choices(VOCABULARY, k=rng.randint(1, 12))) for _ in range(count)]
+        for sentence in sentences:
+            self.expected.update(sentence.lower().split())
+        produce(self.bootstrap, self.source, sentences)
+
+    def start(self, *extra: str) -> RunningTopology:
+        self.runs += 1
+        log = self.tmp_path / f"run-{self.runs}.log"
+        return RunningTopology(self.target, self.bootstrap, self.state_dir, log, *extra)
+
+    def latest_counts(self) -> tuple[dict[str, int], int]:
+        """(latest count per word, number of output records) of everything in the output topic now."""
+        if self._tail is None:
+            self._tail = TopicTail(self.bootstrap, self.sink)
+        self._tail.poll()
+        for record in self._tail.records[self._seen:]:
+            value = json.loads(record.value())
+            assert record.key().decode() == value["word"]
+            self._latest[value["word"]] = max(self._latest.get(value["word"], 0), value["count"])
+        self._seen = len(self._tail.records)
+        return dict(self._latest), self._seen
+
+    def run_until_exact(self) -> RunningTopology:
+        """Start, wait until every count is exact, stop gracefully (exit code 0); returns the stopped run."""
+        running = self.start()
+        try:
+            self.wait_exact(running)
+        finally:
+            assert running.stop() == 0
+        return running
+
+    def close(self) -> None:
+        if self._tail is not None:
+            self._tail.close()
+
+    def wait_exact(self, running: RunningTopology, timeout: float = 90.0) -> int:
+        """Wait until every word's latest count equals the truth; returns the output record count."""
+
+        def done() -> int | None:
+            if running.process.poll() is not None:
+                raise AssertionError(f"worker exited with {running.process.returncode}:\n{running.log()[-3000:]}")
+            latest, outputs = self.latest_counts()
+            return outputs if latest == dict(self.expected) else None
+
+        try:
+            result: int = wait_for(done, timeout, "exact word counts", interval=0.3)
+        except AssertionError:
+            latest, _ = self.latest_counts()
+            wrong = {w: (latest.get(w), n) for w, n in self.expected.items() if latest.get(w) != n}
+            raise AssertionError(f"counts differ (got, expected): {dict(list(wrong.items())[:10])}\n"
+                                 f"{running.log()[-3000:]}") from None
+        return result
+
+
+MakeRun = Callable[..., WordCountRun]
