@@ -18,6 +18,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, TopicPartition
 
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
+from streamproc.kafka import reading
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
 from streamproc.kafka.topics import ensure_internal_topics, sink_topics
 from streamproc.metrics import RuntimeMetrics
@@ -50,6 +51,7 @@ class Worker:
         self._last_committed: dict[TP, int] = {}
         self._sub_of_topic = plan.subtopology_of_topic()
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
+        self._probe: Consumer | None = None
 
     def request_stop(self) -> None:
         """Stop after the current batch, with a final checkpoint (safe to call from a signal handler)."""
@@ -84,8 +86,16 @@ class Worker:
         self.restorer = ChangelogRestorer(
             Consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id)),
             on_restored=self.metrics.restored,
+            true_end=self._true_end,
         )
         self.checkpointer = Checkpointer(self.output, self._commit)
+
+    def _true_end(self, topic: str, partition: int) -> int:
+        """A changelog's end as a fetch reports it (asked rarely, so the consumer is made on first use)."""
+        if self._probe is None:
+            s = self.settings
+            self._probe = reading.reader(s.bootstrap_servers, s.overrides, self._client_id + "-probe")
+        return reading.true_watermarks(self._probe, topic, partition)[1]
 
     # --- the loop --------------------------------------------------------------------------------
     def run(self) -> None:
@@ -265,6 +275,8 @@ class Worker:
         for key in list(self.tasks):
             self.tasks.pop(key).close()
         self._ready.clear()
+        if self._probe is not None:
+            self._probe.close()
         producer = getattr(self, "producer", None)
         if producer is not None:
             producer.flush(10)

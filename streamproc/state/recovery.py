@@ -45,12 +45,17 @@ class ChangelogRestorer:
     ``consumer`` must be created with ``enable.partition.eof=true`` and never commits.
     """
 
-    def __init__(self, consumer: Any, batch_size: int = 10_000, on_restored: Callable[[int], None] | None = None
-                 ) -> None:
+    def __init__(self, consumer: Any, batch_size: int = 10_000, on_restored: Callable[[int], None] | None = None,
+                 true_end: Callable[[str, int], int] | None = None) -> None:
         self._consumer = consumer
         self._batch_size = batch_size
         self._active: dict[TP, _Restoring] = {}
         self._on_restored = on_restored
+        #: The changelog's end confirmed by a fetch, asked only when the reported end is below the local
+        #: offset: on Kafka that means the changelog was recreated; some brokers just report stale ends.
+        self._true_end = true_end
+        #: Changelog records read so far (applied or skipped), for progress reports.
+        self.records_read = 0
 
     @property
     def busy(self) -> bool:
@@ -74,6 +79,16 @@ class ChangelogRestorer:
             start = 0
         tp = (store.changelog, store.partition)
         _, high = self._consumer.get_watermark_offsets(TopicPartition(*tp), timeout=10)
+        if start > high and self._true_end is not None:
+            high = max(high, self._true_end(*tp))
+        if start > high:
+            log.warning(
+                "store %s[%d] is at changelog offset %d but %s ends at %d (the changelog was deleted or recreated, "
+                "e.g. by replay --reset-state); discarding the local copy and rebuilding it",
+                store.spec.name, store.partition, start, store.changelog, high,
+            )
+            db.wipe()
+            start = 0
         self._active[tp] = _Restoring(store, dict(committed), high, owner, position=start)
         self._consumer.incremental_assign([TopicPartition(store.changelog, store.partition, start)])
         log.info("restoring %s[%d] from offset %d (end offset %d)", store.changelog, store.partition, start, high)
@@ -106,6 +121,7 @@ class ChangelogRestorer:
                 raise RuntimeError(f"reading changelog {tp[0]}[{tp[1]}] failed: {err}")
             restoring.at_eof = False
             restoring.position = msg.offset() + 1
+            self.records_read += 1
             if self._applies(restoring, msg.headers()):
                 batches.setdefault(tp, []).append((msg.key(), msg.value()))
                 restoring.applied += 1
