@@ -36,10 +36,17 @@ class Connection:
     overrides: dict[str, Any]
 
 
+def bootstrap_of(args: argparse.Namespace, overrides: dict[str, Any]) -> str | None:
+    """--bootstrap-servers, else the environment, else -X bootstrap.servers (taken out of ``overrides``)."""
+    found: str | None = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers",
+                                                                                                  None)
+    return found
+
+
 def connect(args: argparse.Namespace) -> Connection:
     """Load and validate the topology, then reach the cluster (a clear error after a bounded time)."""
     overrides = parse_overrides(args.overrides)
-    bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
+    bootstrap = bootstrap_of(args, overrides)
     if not bootstrap:
         raise ConfigError(f"give --bootstrap-servers or set ${BOOTSTRAP_ENV}")
     plan = load_topology(args.target).build()
