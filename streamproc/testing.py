@@ -75,6 +75,10 @@ class MemoryMessage:
         return None
 
 
+#: Tells an omitted ``callback`` argument from an explicit None (confluent-kafka treats them differently).
+_UNSET: Any = object()
+
+
 class MemoryProducer:
     """Appends to in-memory topics; delivery reports are served on poll/flush, as librdkafka does."""
 
@@ -86,7 +90,7 @@ class MemoryProducer:
         #: Set by a test to make the next flush fail (a broker that does not acknowledge).
         self.fail_flush = False
 
-    def produce(self, topic: str, value: Any = None, key: Any = None, partition: int = -1, callback: Any = None,
+    def produce(self, topic: str, value: Any = None, key: Any = None, partition: int = -1, callback: Any = _UNSET,
                 on_delivery: Any = None, timestamp: int = 0, headers: Any = None) -> None:
         count = self._partitions(topic)
         if partition < 0:
@@ -94,7 +98,8 @@ class MemoryProducer:
         log = self.topics.setdefault(topic, {}).setdefault(partition, [])
         msg = MemoryMessage(topic, partition, len(log), key, value, headers, timestamp or self._now())
         log.append(msg)
-        callback = on_delivery or callback
+        # As confluent-kafka: a ``callback`` argument, even None, wins over ``on_delivery``.
+        callback = on_delivery if callback is _UNSET else callback
         if callback is not None:
             self._reports.append((callback, msg))
 
