@@ -26,12 +26,9 @@ from streamproc.serde.json import JsonSerde
 from streamproc.state.changelog import SOURCE_HEADER, TopicPartition, changelog_topic, encode_sources
 from streamproc.state.keyed import KeyedState
 from streamproc.state.partition import StorePartition
+from streamproc.state.store import store_path
 
 log = logging.getLogger(__name__)
-
-
-def store_path(state_dir: Path, topology: str, store: str, partition: int) -> Path:
-    return state_dir / topology / store / str(partition)
 
 
 def instantiate(component: str, bolt: type[Bolt] | Bolt) -> Bolt:

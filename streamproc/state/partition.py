@@ -38,11 +38,11 @@ class StorePartition:
         "spec",
     )
 
-    def __init__(self, spec: Store, path: Path, changelog: str, partition: int) -> None:
+    def __init__(self, spec: Store, path: Path, changelog: str, partition: int, lock_timeout: float = 30.0) -> None:
         self.spec = spec
         self.changelog = changelog
         self.partition = partition
-        self._db = LocalDB(path)
+        self._db = LocalDB(path, lock_timeout)
         self._cache: dict[bytes, Any] = {}
         #: Framework entries (already encoded) committed with the user's values, e.g. dedupe marks.
         self._raw: dict[bytes, bytes] = {}

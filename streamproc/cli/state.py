@@ -1,0 +1,214 @@
+"""``streamproc state rebuild|get|dump``: look at and rebuild a topology's local state.
+
+``get`` and ``dump`` open the local RocksDB copies read-only, so they are safe beside a running
+worker; they show the state as of that worker's last checkpoint and say when the local copy is
+behind its changelog (given a broker to ask). ``rebuild`` replays the changelogs into the local
+copies the way a worker restores them, without processing any input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from streamproc.cli.connection import add_connection_arguments, bootstrap_of, connect
+from streamproc.errors import ConfigError
+from streamproc.kafka import admin as kadmin
+from streamproc.kafka.config import admin_config, consumer_config, parse_overrides, restore_consumer_config
+from streamproc.kafka.reading import reader, true_watermarks
+from streamproc.loader import load_topology
+from streamproc.ops.progress import progress, say
+from streamproc.ops.rebuild import RebuildTarget, rebuild
+from streamproc.plan import Plan
+from streamproc.state.changelog import changelog_topic
+from streamproc.state.reader import StoreReader, local_partitions
+
+
+def register(commands: Any) -> None:
+    parser: argparse.ArgumentParser = commands.add_parser("state", help="read or rebuild a topology's local state")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    rebuild_parser = actions.add_parser("rebuild", help="rebuild local stores from their changelogs, now")
+    _common(rebuild_parser)
+    rebuild_parser.add_argument("--store", help="only this store (default: every store)")
+    rebuild_parser.add_argument("--partition", type=int, metavar="P", help="only this partition (default: all)")
+    rebuild_parser.add_argument("--catch-up", action="store_true",
+                                help="apply only what the local copy lacks instead of rebuilding it from scratch")
+    rebuild_parser.set_defaults(handler=handle_rebuild)
+
+    get_parser = actions.add_parser("get", help="the value of one key (read-only)")
+    _common(get_parser)
+    get_parser.add_argument("store", metavar="STORE")
+    get_parser.add_argument("key", metavar="KEY", help="the key, as text (see --json-key)")
+    get_parser.add_argument("--json-key", action="store_true", help="KEY is JSON (e.g. 42 or [\"a\", 1])")
+    get_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    get_parser.set_defaults(handler=handle_get)
+
+    dump_parser = actions.add_parser("dump", help="every entry of a store (read-only)")
+    _common(dump_parser)
+    dump_parser.add_argument("store", metavar="STORE")
+    dump_parser.add_argument("--partition", type=int, metavar="P", help="only this partition")
+    dump_parser.add_argument("--limit", type=int, metavar="N", help="at most N entries")
+    dump_parser.add_argument("--format", choices=["table", "json"], default="table",
+                             help="table, or json: one JSON object per line (default table)")
+    dump_parser.set_defaults(handler=handle_dump)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    add_connection_arguments(parser)
+    parser.add_argument("--state-dir", type=Path, default=Path("state"), help="the state directory (./state)")
+
+
+def _store(plan: Plan, name: str | None) -> list[str]:
+    if name is None:
+        if not plan.stores:
+            raise ConfigError(f"topology {plan.name!r} has no stores")
+        return sorted(plan.stores)
+    if name not in plan.stores:
+        known = ", ".join(sorted(plan.stores)) or "none"
+        raise ConfigError(f"topology {plan.name!r} has no store {name!r} (its stores: {known})")
+    return [name]
+
+
+# --- rebuild ---------------------------------------------------------------------------------------
+def handle_rebuild(args: argparse.Namespace) -> int:
+    conn = connect(args)
+    plan = conn.plan
+    stores = _store(plan, args.store)
+    counts = kadmin.partition_counts(conn.admin)
+    targets: list[RebuildTarget] = []
+    for store in stores:
+        changelog = changelog_topic(plan.name, store)
+        if changelog not in counts:
+            raise ConfigError(f"changelog {changelog!r} of store {store!r} does not exist: nothing to rebuild from")
+        if args.partition is not None and not 0 <= args.partition < counts[changelog]:
+            raise ConfigError(f"--partition {args.partition}: {changelog!r} has partitions 0..{counts[changelog] - 1}")
+        partitions = [args.partition] if args.partition is not None else range(counts[changelog])
+        targets += [RebuildTarget(store, p) for p in partitions]
+    with ExitStack() as stack:
+        restore = Consumer(restore_consumer_config(conn.bootstrap, conn.group_id, conn.overrides,
+                                                   f"{plan.name}-rebuild"))
+        stack.callback(restore.close)
+        probe = reader(conn.bootstrap, conn.overrides, f"{plan.name}-rebuild")
+        stack.callback(probe.close)
+        group = Consumer(consumer_config(conn.bootstrap, conn.group_id, conn.overrides, f"{plan.name}-rebuild"))
+        stack.callback(group.close)
+
+        def bar(total: int | None) -> Callable[[int], None]:
+            return stack.enter_context(progress(f"rebuilding {len(targets)} store partitions", total))
+
+        read = rebuild(plan, targets, args.state_dir, restore, probe, group, not args.catch_up, bar)
+    say(f"rebuilt {', '.join(f'{t.store}[{t.partition}]' for t in targets)} from {read:,} changelog records "
+        f"in {args.state_dir / plan.name}")
+    return 0
+
+
+# --- get and dump ----------------------------------------------------------------------------------
+class _Freshness:
+    """Compares local copies with their changelogs when a broker is known; says so when not."""
+
+    def __init__(self, args: argparse.Namespace, plan: Plan) -> None:
+        overrides = parse_overrides(args.overrides)
+        self._bootstrap = bootstrap_of(args, overrides)
+        self._consumer: Consumer | None = None
+        if self._bootstrap:
+            kadmin.connect(admin_config(self._bootstrap, overrides, f"{plan.name}-state"), 15.0)
+            self._consumer = reader(self._bootstrap, overrides, f"{plan.name}-state")
+
+    def behind(self, changelog: str, partition: int, local_offset: int) -> int | None:
+        """Changelog records the local copy lacks; None when no broker was given."""
+        if self._consumer is None:
+            return None
+        _, end = true_watermarks(self._consumer, changelog, partition)
+        return max(0, end - local_offset)
+
+    def report(self, store: str, partition: int, behind: int | None) -> None:
+        if behind is None:
+            say("note: not compared with the changelog (no --bootstrap-servers); the local copy may be behind it")
+        elif behind:
+            say(f"note: local copy of {store}[{partition}] is {behind:,} changelog records behind (another host owns "
+                "the partition, or a worker here has not restored it yet); `streamproc state rebuild` updates it")
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+
+
+def _readers(args: argparse.Namespace, plan: Plan, store: str, partition: int | None) -> Iterator[StoreReader]:
+    spec = plan.stores[store][1]
+    found = local_partitions(args.state_dir, plan.name, store)
+    if partition is not None:
+        if partition not in found:
+            raise ConfigError(f"no local copy of {store}[{partition}] under {args.state_dir} (local partitions: "
+                              f"{found or 'none'}); `streamproc state rebuild --partition {partition}` creates it")
+        found = [partition]
+    elif not found:
+        raise ConfigError(f"no local copy of store {store!r} under {args.state_dir / plan.name}; run the topology "
+                          "or `streamproc state rebuild` first")
+    for p in found:
+        with StoreReader(plan.name, spec, args.state_dir, p) as opened:
+            yield opened
+
+
+def handle_get(args: argparse.Namespace) -> int:
+    plan = load_topology(args.target).build()
+    store = _store(plan, args.store)[0]
+    try:
+        key = json.loads(args.key) if args.json_key else args.key
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--json-key: {args.key!r} is not JSON ({exc})") from exc
+    freshness = _Freshness(args, plan)
+    try:
+        for opened in _readers(args, plan, store, None):
+            value = opened.get(key)
+            if value is None:
+                continue
+            behind = freshness.behind(changelog_topic(plan.name, store), opened.partition, opened.changelog_offset())
+            if args.json:
+                print(json.dumps({"store": store, "key": key, "partition": opened.partition, "value": value,
+                                  "behind_changelog": behind}, default=str))
+            else:
+                print(json.dumps(value, default=str))
+            freshness.report(store, opened.partition, behind)
+            return 0
+    finally:
+        freshness.close()
+    say(f"key {key!r} is not in the local copy of store {store!r} (partitions: "
+        f"{local_partitions(args.state_dir, plan.name, store)})")
+    return 1
+
+
+def handle_dump(args: argparse.Namespace) -> int:
+    plan = load_topology(args.target).build()
+    store = _store(plan, args.store)[0]
+    if args.limit is not None and args.limit < 0:
+        raise ConfigError(f"--limit {args.limit}: give a count of entries, 0 or more")
+    freshness = _Freshness(args, plan)
+    printed = 0
+    if args.format == "table":
+        print(f"{'part':>4}  {'key':<40}  value")
+    try:
+        for opened in _readers(args, plan, store, args.partition):
+            freshness.report(store, opened.partition, freshness.behind(changelog_topic(plan.name, store),
+                                                                       opened.partition, opened.changelog_offset()))
+            for key, sub, value in opened.entries():
+                if args.limit is not None and printed >= args.limit:
+                    return 0
+                if args.format == "json":
+                    entry = {"partition": opened.partition, "key": key, "value": value}
+                    if sub is not None:
+                        entry["sub_key"] = sub
+                    print(json.dumps(entry, default=str))
+                else:
+                    shown = json.dumps(key, default=str) + ("" if sub is None else f"[{json.dumps(sub, default=str)}]")
+                    print(f"{opened.partition:>4}  {shown:<40}  {json.dumps(value, default=str)}")
+                printed += 1
+    finally:
+        freshness.close()
+    return 0
