@@ -7,6 +7,7 @@ high watermark below the true end (BROKER.md), and EOF alone may come before a s
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -17,6 +18,7 @@ from streamproc.kafka.config import consumer_config
 
 #: Records per fetch when scanning a whole partition.
 SCAN_BATCH = 2_000
+_POLL = 0.2
 
 
 def reader(bootstrap: str, overrides: Mapping[str, Any], client_id: str) -> Consumer:
@@ -57,11 +59,17 @@ def scan(consumer: Consumer, topic: str, partition: int, start: int, timeout: fl
     consumer.assign([TopicPartition(topic, partition, start)])
     position = start
     at_eof = False
+    idle_since = time.monotonic()
     try:
         while not (at_eof and position >= end):
-            messages = consumer.consume(SCAN_BATCH, timeout)
+            # A short wait per call: consume() returns early only for a full batch, not at partition EOF.
+            messages = consumer.consume(SCAN_BATCH, _POLL)
             if not messages:
-                raise TimeoutError(f"no answer from {topic}[{partition}] within {timeout:.0f}s at offset {position}")
+                if time.monotonic() - idle_since > timeout:
+                    raise TimeoutError(f"no answer from {topic}[{partition}] within {timeout:.0f}s at offset "
+                                       f"{position}")
+                continue
+            idle_since = time.monotonic()
             for msg in messages:
                 err = msg.error()
                 if err is not None:
