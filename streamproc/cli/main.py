@@ -1,4 +1,4 @@
-"""``streamproc``: run, broker, graph, topics, lag. Each subcommand lives in its own module."""
+"""``streamproc``: run, broker, graph, topics, lag, replay, state, dlq. Each subcommand lives in its own module."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from streamproc.cli import broker, graph, lag, run, topics
+from streamproc.cli import broker, dlq, graph, lag, replay, run, state, topics
 from streamproc.errors import StreamprocError
 
 
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Storm-style topologies on Kafka partitions, with keyed RocksDB state.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (run, broker, graph, topics, lag):
+    for module in (run, broker, graph, topics, lag, replay, state, dlq):
         module.register(commands)
     return parser
 

@@ -74,7 +74,8 @@ class ErrorPolicy:
                 (H_OFFSET, str(offset).encode()),
                 (H_TIMESTAMP, str(int(time.time() * 1000)).encode()),
             ]
-            self._output.send(self.topic, msg.key(), msg.value(), 0, headers, None)
+            # The original timestamp, so that a re-driven message keeps its event time.
+            self._output.send(self.topic, msg.key(), msg.value(), 0, headers, msg.timestamp()[1])
             self.dead_lettered += 1
         else:
             self.skipped += 1
