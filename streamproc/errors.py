@@ -15,6 +15,10 @@ class TopologyError(StreamprocError):
     """The topology definition is invalid; raised when it is built, before anything runs."""
 
 
+class SchemaError(TopologyError):
+    """A serde's schema does not parse or does not fit the type it maps to; raised when the serde is built."""
+
+
 class ConfigError(StreamprocError):
     """A setting, CLI argument or environment is unusable (bad value, unreachable broker, missing topic)."""
 

@@ -1,10 +1,12 @@
 """Serdes: bytes <-> Python objects for spouts, sinks, internal topics and state stores."""
 
+from streamproc.serde.avro import AvroSerde
 from streamproc.serde.base import Headers, Serde, SerdeContext, ValueShape
 from streamproc.serde.json import JsonSerde
 from streamproc.serde.simple import BytesSerde, FloatSerde, IntSerde, StrSerde
 
 __all__ = [
+    "AvroSerde",
     "BytesSerde",
     "FloatSerde",
     "Headers",
