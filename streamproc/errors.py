@@ -27,6 +27,15 @@ class SerdeError(StreamprocError):
     """A key or value could not be (de)serialized."""
 
 
+class ServiceError(StreamprocError):
+    """A service a serde depends on (the Schema Registry) is unreachable or refused a request.
+
+    It is not the message's fault, so the error policy does not apply to it: dead-lettering or
+    skipping would lose good records for as long as the service is down. The worker stops without
+    committing past the message and the supervisor restarts it from the last commit, with backoff.
+    """
+
+
 class ProcessingError(StreamprocError):
     """A message could not be fully handled by a component; the error policy decides what happens next."""
 

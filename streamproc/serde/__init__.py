@@ -3,11 +3,18 @@
 from streamproc.serde.avro import AvroSerde
 from streamproc.serde.base import Headers, Serde, SerdeContext, ValueShape
 from streamproc.serde.json import JsonSerde
+from streamproc.serde.registry import (
+    ConfluentAvroSerde,
+    record_name_strategy,
+    topic_name_strategy,
+    topic_record_name_strategy,
+)
 from streamproc.serde.simple import BytesSerde, FloatSerde, IntSerde, StrSerde
 
 __all__ = [
     "AvroSerde",
     "BytesSerde",
+    "ConfluentAvroSerde",
     "FloatSerde",
     "Headers",
     "IntSerde",
@@ -16,4 +23,7 @@ __all__ = [
     "SerdeContext",
     "StrSerde",
     "ValueShape",
+    "record_name_strategy",
+    "topic_name_strategy",
+    "topic_record_name_strategy",
 ]
