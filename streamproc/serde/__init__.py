@@ -2,6 +2,7 @@
 
 from streamproc.serde.avro import AvroSerde
 from streamproc.serde.base import Headers, Serde, SerdeContext, ValueShape
+from streamproc.serde.dataclass import DataclassSerde
 from streamproc.serde.json import JsonSerde
 from streamproc.serde.registry import (
     ConfluentAvroSerde,
@@ -15,6 +16,7 @@ __all__ = [
     "AvroSerde",
     "BytesSerde",
     "ConfluentAvroSerde",
+    "DataclassSerde",
     "FloatSerde",
     "Headers",
     "IntSerde",
