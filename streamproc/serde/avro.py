@@ -7,6 +7,7 @@ records name their schema.
 
 from __future__ import annotations
 
+import copy
 import io
 import re
 from typing import Any
@@ -69,6 +70,13 @@ class AvroSerde:
                 f"after the value (written with another schema, or not Avro?)"
             )
         return value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """Bolts are deep-copied per task: the copies share the parsed schemas and caches (and the registry
+        client, which cannot be copied), and get a write buffer of their own."""
+        clone = copy.copy(self)
+        clone._buffer = io.BytesIO()
+        return clone
 
     def __repr__(self) -> str:
         return f"AvroSerde({self.writer.name})"

@@ -12,6 +12,7 @@ and fastavro.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import struct
@@ -202,6 +203,13 @@ class ConfluentAvroSerde:
         decode = make_decoder(writer, self.reader)
         self._decoders[schema_id] = decode
         return decode
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """Bolts are deep-copied per task: the copies share the parsed schemas and caches (and the registry
+        client, which cannot be copied), and get a write buffer of their own."""
+        clone = copy.copy(self)
+        clone._buffer = io.BytesIO()
+        return clone
 
     def __repr__(self) -> str:
         parts = [self._registry.display]

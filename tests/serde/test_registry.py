@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import socket
@@ -12,9 +13,12 @@ import fastavro
 import pytest
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 
+from streamproc import KafkaSpout, Topology
 from streamproc.errors import ConfigError, SchemaError, SerdeError, ServiceError
 from streamproc.serde import ConfluentAvroSerde, SerdeContext
 from streamproc.serde.registry_client import connect
+from streamproc.testing import TopologyTestDriver
+from tests.support.bolts import Passthrough
 from tests.support.kafka import unique
 
 VALUE = SerdeContext("orders", is_key=False)
@@ -234,3 +238,25 @@ def test_secrets_stay_out_of_repr_and_errors(credentials: str) -> None:
     for error in errors:  # nor in a traceback: the client's own exception (which may quote the URL) is not chained
         assert SECRET not in str(error)
         assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+def test_a_registry_outage_stops_processing_instead_of_dead_lettering() -> None:
+    """Through the real reader and error policy: good records must not go to the DLQ while the registry is down."""
+    topology = Topology("outage")
+    serde = ConfluentAvroSerde({"url": f"http://127.0.0.1:{closed_port()}", "max.retries": 0}, reader_schema=V1)
+    topology.spout("in", KafkaSpout("orders", value_serde=serde))
+    topology.bolt("pass", Passthrough).shuffle("in")
+    with TopologyTestDriver(topology, on_error="dlq") as driver:
+        with pytest.raises(ServiceError, match="cannot reach the Schema Registry"):
+            driver.send("orders", b"\x00\x00\x00\x00\x01\x02x\x00\x00\x00\x00\x00\x00\xf0?", raw=True)
+        assert driver.dead_letters() == []
+
+
+def test_copies_share_the_client_and_caches_but_not_the_write_buffer() -> None:
+    """Bolts, and the serdes in them, are deep-copied per task; a registry client cannot be copied."""
+    serde = ConfluentAvroSerde(mock_url(), V1)
+    data = serde.serialize({"order_id": "o-1", "amount": 1.0}, VALUE)
+    clone = copy.deepcopy(serde)
+    assert clone._registry is serde._registry and clone._decoders is serde._decoders
+    assert clone._buffer is not serde._buffer
+    assert clone.serialize({"order_id": "o-1", "amount": 1.0}, VALUE) == data
