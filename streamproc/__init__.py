@@ -4,14 +4,28 @@ from streamproc.components import Bolt, TaskContext, Tuple
 from streamproc.errors import ConfigError, ProcessingError, StreamprocError, TopologyError
 from streamproc.kafka.sink import KafkaSink
 from streamproc.kafka.spout import KafkaSpout
-from streamproc.serde import BytesSerde, FloatSerde, IntSerde, JsonSerde, Serde, SerdeContext, StrSerde
+from streamproc.serde import (
+    AvroSerde,
+    BytesSerde,
+    ConfluentAvroSerde,
+    DataclassSerde,
+    FloatSerde,
+    IntSerde,
+    JsonSerde,
+    Serde,
+    SerdeContext,
+    StrSerde,
+)
 from streamproc.state import KeyedState, Store
 from streamproc.topology import Topology
 
 __all__ = [
+    "AvroSerde",
     "Bolt",
     "BytesSerde",
     "ConfigError",
+    "ConfluentAvroSerde",
+    "DataclassSerde",
     "FloatSerde",
     "IntSerde",
     "JsonSerde",

@@ -15,12 +15,25 @@ class TopologyError(StreamprocError):
     """The topology definition is invalid; raised when it is built, before anything runs."""
 
 
+class SchemaError(TopologyError):
+    """A serde's schema does not parse or does not fit the type it maps to; raised when the serde is built."""
+
+
 class ConfigError(StreamprocError):
     """A setting, CLI argument or environment is unusable (bad value, unreachable broker, missing topic)."""
 
 
 class SerdeError(StreamprocError):
     """A key or value could not be (de)serialized."""
+
+
+class ServiceError(StreamprocError):
+    """A service a serde depends on (the Schema Registry) is unreachable or refused a request.
+
+    It is not the message's fault, so the error policy does not apply to it: dead-lettering or
+    skipping would lose good records for as long as the service is down. The worker stops without
+    committing past the message and the supervisor restarts it from the last commit, with backoff.
+    """
 
 
 class ProcessingError(StreamprocError):

@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 from types import FrameType
 
-from streamproc.errors import CheckpointError, ConfigError, TopologyError
+from streamproc.errors import CheckpointError, ConfigError, ServiceError, TopologyError
 from streamproc.runtime.policy import StopProcessing
 from streamproc.runtime.settings import WorkerSettings
 
@@ -64,6 +64,9 @@ def run_worker(target: str, settings: WorkerSettings) -> int:
         return EXIT_FATAL
     except CheckpointError as exc:
         log.error("checkpoint failed, nothing committed; restarting from the last commit: %s", exc)
+        return EXIT_RETRY
+    except ServiceError as exc:
+        log.error("%s; restarting from the last commit", exc)
         return EXIT_RETRY
     return EXIT_OK
 

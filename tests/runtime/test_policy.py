@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamproc.errors import ProcessingError
+from streamproc.errors import ProcessingError, ServiceError
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy, OnError, StopProcessing
 from streamproc.testing import MemoryMessage, MemoryProducer
@@ -24,3 +24,15 @@ def test_every_failure_reaches_the_hook(mode: OnError) -> None:
         policy.handle(error, msg)
     assert failures == [mode]
     assert len(producer.topics.get("t-dlq", {}).get(0, [])) == (1 if mode == "dlq" else 0)
+
+
+@pytest.mark.parametrize("mode", ["fail", "dlq", "skip"])
+def test_an_unreachable_service_is_not_the_messages_fault(mode: OnError) -> None:
+    """A registry outage must not dead-letter or skip good messages: it stops the worker in every mode."""
+    producer = MemoryProducer(lambda topic: 1, lambda: 1)
+    failures: list[str] = []
+    policy = ErrorPolicy(mode, "t", Output(producer), failures.append)
+    msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
+    with pytest.raises(ServiceError, match="registry down"):
+        policy.handle(ProcessingError("in", ServiceError("registry down")), msg)
+    assert failures == [] and producer.topics == {}
