@@ -9,6 +9,7 @@ that only one kind of client understands are kept from the others, which would w
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,17 @@ _PRODUCER_ONLY = (
 _PYTHON_BOOLEANS = frozenset({"delivery.report.only.error"})
 
 
+_SETTING_NAME = re.compile(r"[A-Za-z0-9._-]*")
+
+
+def _printable(pair: str) -> str:
+    """A malformed ``-X`` argument for an error message: only its leading setting name, since the rest
+    may be a secret typed with the wrong separator (``-X sasl.password:hunter2``)."""
+    name = _SETTING_NAME.match(pair.strip())
+    shown = name.group() if name else ""
+    return repr(pair) if shown == pair else f"{shown!r} followed by text not shown here"
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """``["k=v", ...]`` from ``-X`` flags."""
     settings: dict[str, Any] = {}
@@ -41,7 +53,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
-            raise ConfigError(f"-X {pair!r}: expected key=value, e.g. -X session.timeout.ms=10000")
+            raise ConfigError(f"-X {_printable(pair)}: expected key=value, e.g. -X session.timeout.ms=10000")
         if key in _PYTHON_BOOLEANS:
             if value.lower() not in ("true", "false"):
                 raise ConfigError(f"-X {key} takes true or false, got {value!r}")
