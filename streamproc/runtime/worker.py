@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, TopicPartition
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka import reading
+from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
 from streamproc.kafka.topics import ensure_internal_topics, sink_topics
 from streamproc.metrics import RuntimeMetrics
@@ -82,9 +83,10 @@ class Worker:
         self.output = Output(config=producer_config(s.bootstrap_servers, s.overrides, self._client_id))
         self.producer = self.output.producer
         self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output, self.metrics.failed)
-        self.consumer = Consumer(consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id))
+        self.consumer = new_consumer(consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id))
         self.restorer = ChangelogRestorer(
-            Consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id)),
+            new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id),
+                         "restore consumer"),
             on_restored=self.metrics.restored,
             true_end=self._true_end,
         )
