@@ -53,6 +53,8 @@ class Worker:
         self._sub_of_topic = plan.subtopology_of_topic()
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
         self._probe: Consumer | None = None
+        #: A topic to ask the consumer about after the current consume(), to start fetching at once.
+        self._wake_fetcher: str | None = None
 
     def request_stop(self) -> None:
         """Stop after the current batch, with a final checkpoint (safe to call from a signal handler)."""
@@ -128,6 +130,9 @@ class Worker:
             if restoring:
                 for owner in self.restorer.step(0.1):
                     self._activate(owner)
+            if self._wake_fetcher is not None:
+                self.consumer.list_topics(self._wake_fetcher, timeout=5)
+                self._wake_fetcher = None
             if messages:
                 started = time.monotonic()
                 self._process(messages)
@@ -236,8 +241,11 @@ class Worker:
         self.consumer.resume(tps)
         if tps:
             # resume() does not wake librdkafka's fetcher, which otherwise starts about a second later;
-            # any request to the broker wakes it (measured: ~0.9 s -> ~0.01 s to the first fetch).
-            self.consumer.list_topics(tps[0].topic, timeout=5)
+            # any request to the broker wakes it (measured: ~0.9 s -> ~0.01 s to the first fetch). The loop
+            # sends it: this may run inside the assign callback, and a blocking call on the consumer there
+            # clears confluent-kafka's state of the consume() in progress, so that the next callback of
+            # that consume() (a librdkafka log line, e.g. with -X debug) aborts the process on an assertion.
+            self._wake_fetcher = tps[0].topic
         log.info("task %s ready: processing %s", task.id, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
