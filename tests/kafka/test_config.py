@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +95,23 @@ def test_a_malformed_secret_setting_is_not_echoed(argument: str) -> None:
 def test_a_malformed_plain_setting_is_echoed() -> None:
     with pytest.raises(ConfigError, match="-X 'nonsense': expected key=value"):
         parse_overrides(["nonsense"])
+
+
+def test_settings_file_keeps_secrets_off_the_command_line(tmp_path: Path) -> None:
+    settings = tmp_path / "client.properties"
+    settings.write_text("# cluster credentials\nsecurity.protocol=SASL_SSL\n\n  sasl.password = s3=cret \n"
+                        "linger.ms=50\n")
+    parsed = parse_overrides(["linger.ms=5", f"@{settings}", "security.protocol=SSL"])
+    # In command-line order, later ones winning: the file overrides linger.ms, the last flag the protocol.
+    assert parsed == {"linger.ms": "50", "security.protocol": "SSL", "sasl.password": "s3=cret"}
+
+
+def test_settings_file_errors_name_the_line_not_the_secret(tmp_path: Path) -> None:
+    settings = tmp_path / "client.properties"
+    settings.write_text("security.protocol=SSL\nsasl.password: hunter2-secret\n")
+    with pytest.raises(ConfigError) as error:
+        parse_overrides([f"@{settings}"])
+    assert str(error.value).startswith(f"{settings}:2 'sasl.password' followed by text not shown here: expected")
+    assert "hunter2" not in str(error.value)
+    with pytest.raises(ConfigError, match=r"-X @.*absent\.properties: cannot read the settings file"):
+        parse_overrides([f"@{tmp_path / 'absent.properties'}"])
