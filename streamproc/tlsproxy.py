@@ -12,6 +12,7 @@ Clients see a real handshake: the server certificate chain and host name are che
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import threading
@@ -65,32 +66,38 @@ class TlsTerminator:
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
         self._loop = self._thread = None
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(loop.stop)
+        if loop is not None:
+            # Also before run_forever starts: it then returns at once. RuntimeError: the loop closed already.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(loop.stop)
         if thread is not None:
             thread.join(10)
 
     def _serve(self) -> None:
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         loop.set_exception_handler(_quiet)
         try:
-            server = loop.run_until_complete(
-                asyncio.start_server(self._connection, self.host, self.port, ssl=self._context)
-            )
-        except OSError as exc:
-            self._error = exc
+            try:
+                server = loop.run_until_complete(
+                    asyncio.start_server(self._connection, self.host, self.port, ssl=self._context)
+                )
+            except OSError as exc:
+                self._error = exc
+                return
+            self._loop = loop
             self._started.set()
-            loop.close()
-            return
-        self._loop = loop
-        self._started.set()
-        try:
-            loop.run_forever()
+            try:
+                loop.run_forever()
+            finally:
+                server.close()
+                connections = asyncio.all_tasks(loop)
+                for task in connections:
+                    task.cancel()
+                if connections:
+                    loop.run_until_complete(asyncio.gather(*connections, return_exceptions=True))
         finally:
-            server.close()
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
-            loop.run_until_complete(asyncio.sleep(0))
+            self._started.set()
             loop.close()
 
     async def _connection(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
