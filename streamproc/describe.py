@@ -1,7 +1,12 @@
-"""Human-readable pictures of a plan: text for terminals, Mermaid for docs."""
+"""Human-readable pictures of a plan: text for terminals, Mermaid for docs.
+
+They show names, topics and groupings, never a component's settings: a bolt instance is shown by
+its class name, not its repr, which could print credentials it was configured with.
+"""
 
 from __future__ import annotations
 
+from streamproc.kafka.sink import KafkaSink
 from streamproc.plan import Plan
 
 
@@ -10,7 +15,7 @@ def _component(plan: Plan, component: str) -> str:
         return f"spout {component} <- {', '.join(plan.spouts[component].topics)}"
     spec = plan.bolts[component]
     bolt = spec.bolt
-    name = bolt.__name__ if isinstance(bolt, type) else repr(bolt)
+    name = f"{type(bolt).__name__}({bolt.topic})" if isinstance(bolt, KafkaSink) else spec.bolt_class.__name__
     inputs = ", ".join(
         f"{i.source}{'' if i.stream == 'default' else '/' + i.stream} ({i.grouping.name})" for i in spec.inputs
     )

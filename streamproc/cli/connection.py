@@ -24,7 +24,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap-servers", metavar="HOST:PORT", help=f"Kafka brokers (default: ${BOOTSTRAP_ENV})")
     parser.add_argument("--group-id", help="consumer group id (default: the topology name)")
     parser.add_argument("-X", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="librdkafka setting for every client (repeatable)")
+                        help="librdkafka setting for every client, e.g. -X security.protocol=SSL (repeatable); "
+                             "-X @FILE reads KEY=VALUE lines from FILE (keeps passwords out of the process list)")
 
 
 @dataclass

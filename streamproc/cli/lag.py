@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streamproc.cli.connection import Connection, add_connection_arguments, connect
 from streamproc.kafka import admin as kadmin
+from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import consumer_config
 
 
@@ -69,7 +70,7 @@ def render(rows: list[PartitionLag]) -> str:
 def handle(args: argparse.Namespace) -> int:
     conn = connect(args)
     config = consumer_config(conn.bootstrap, conn.group_id, conn.overrides, f"{conn.plan.name}-lag")
-    consumer = Consumer(config)  # never subscribes: reading the group's offsets does not join it
+    consumer = new_consumer(config)  # never subscribes: reading the group's offsets does not join it
     try:
         while True:
             rows = measure(conn, consumer)

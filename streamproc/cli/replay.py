@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer
-
 from streamproc.cli.connection import Connection, add_connection_arguments, connect
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
+from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import consumer_config
 from streamproc.kafka.reading import reader
 from streamproc.ops import replay as ops
@@ -96,7 +95,8 @@ def handle(args: argparse.Namespace) -> int:
     if missing:
         raise ConfigError(f"input topics {missing} do not exist; there is nothing to replay")
     partitions = ops.select_partitions({t: counts[t] for t in conn.plan.external_topics()}, args.topic)
-    group_reader = Consumer(consumer_config(conn.bootstrap, conn.group_id, conn.overrides, f"{conn.plan.name}-replay"))
+    group_reader = new_consumer(consumer_config(conn.bootstrap, conn.group_id, conn.overrides,
+                                                f"{conn.plan.name}-replay"))
     records = reader(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay")
     try:
         committed = ops.committed_offsets(group_reader, partitions)

@@ -50,7 +50,8 @@ def register(commands: Any) -> None:
                         help="a message a component cannot handle: stop (fail), dead-letter it (dlq), or skip it")
     parser.add_argument("--group-id", help="consumer group id (default: the topology name)")
     parser.add_argument("-X", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="librdkafka setting for every client, e.g. -X security.protocol=SSL (repeatable)")
+                        help="librdkafka setting for every client, e.g. -X security.protocol=SSL (repeatable); "
+                             "-X @FILE reads KEY=VALUE lines from FILE (keeps passwords out of the process list)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.set_defaults(handler=handle)
 

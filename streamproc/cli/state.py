@@ -20,6 +20,7 @@ from confluent_kafka import Consumer
 from streamproc.cli.connection import add_connection_arguments, bootstrap_of, connect
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
+from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import admin_config, consumer_config, parse_overrides, restore_consumer_config
 from streamproc.kafka.reading import reader, true_watermarks
 from streamproc.loader import load_topology
@@ -92,12 +93,12 @@ def handle_rebuild(args: argparse.Namespace) -> int:
         partitions = [args.partition] if args.partition is not None else range(counts[changelog])
         targets += [RebuildTarget(store, p) for p in partitions]
     with ExitStack() as stack:
-        restore = Consumer(restore_consumer_config(conn.bootstrap, conn.group_id, conn.overrides,
-                                                   f"{plan.name}-rebuild"))
+        restore = new_consumer(restore_consumer_config(conn.bootstrap, conn.group_id, conn.overrides,
+                                                       f"{plan.name}-rebuild"), "restore consumer")
         stack.callback(restore.close)
         probe = reader(conn.bootstrap, conn.overrides, f"{plan.name}-rebuild")
         stack.callback(probe.close)
-        group = Consumer(consumer_config(conn.bootstrap, conn.group_id, conn.overrides, f"{plan.name}-rebuild"))
+        group = new_consumer(consumer_config(conn.bootstrap, conn.group_id, conn.overrides, f"{plan.name}-rebuild"))
         stack.callback(group.close)
 
         def bar(total: int | None) -> Callable[[int], None]:

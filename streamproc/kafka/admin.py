@@ -13,6 +13,8 @@ from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # t
 from confluent_kafka.cimpl import NewTopic
 
 from streamproc.errors import ConfigError
+from streamproc.kafka.clients import new_admin
+from streamproc.redact import scrub
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +28,47 @@ class TopicSpec:
     purpose: str = ""
 
 
+class _ConnectErrors:
+    """librdkafka's error callback during connect: remembers the error that explains a failure."""
+
+    #: A retry cannot fix these (rejected credentials, an untrusted certificate): fail at once.
+    DECISIVE = frozenset({KafkaError._AUTHENTICATION, KafkaError._SSL})
+
+    def __init__(self) -> None:
+        self.decisive: KafkaError | None = None
+
+    def __call__(self, error: KafkaError) -> None:
+        if error.code() in self.DECISIVE:
+            self.decisive = error
+
+
 def connect(config: Mapping[str, Any], timeout: float) -> AdminClient:
-    """An admin client that has proven the cluster answers; a clear ConfigError after ``timeout`` otherwise."""
-    admin = AdminClient(dict(config))
-    try:
-        admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise ConfigError(
-            f"cannot reach Kafka at {config.get('bootstrap.servers')} within {timeout:.0f}s ({exc.args[0]}); "
-            "check --bootstrap-servers / STREAMPROC_BOOTSTRAP_SERVERS and that the broker is running"
-        ) from exc
-    return admin
+    """An admin client that has proven the cluster answers; a clear ConfigError otherwise.
+
+    Rejected credentials and failed TLS handshakes fail within about a second with librdkafka's own
+    explanation; an unreachable cluster after ``timeout``. Messages never carry a secret setting.
+    """
+    errors = _ConnectErrors()
+    admin = new_admin({**config, "error_cb": errors})
+    bootstrap = config.get("bootstrap.servers")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin.list_topics(timeout=max(0.1, min(1.0, deadline - time.monotonic())))
+            return admin
+        except KafkaException as exc:
+            admin.poll(0)  # serves the error callback
+            if errors.decisive is not None:
+                raise ConfigError(
+                    f"cannot connect to Kafka at {bootstrap}: {scrub(errors.decisive.str(), config)}; "
+                    "check the -X security.protocol, ssl.* and sasl.* settings"
+                ) from None
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"cannot reach Kafka at {bootstrap} within {timeout:.0f}s ({scrub(exc.args[0].str(), config)}); "
+                    "check --bootstrap-servers / STREAMPROC_BOOTSTRAP_SERVERS, that the broker is running and, "
+                    "for a TLS or SASL listener, -X security.protocol"
+                ) from None
 
 
 def partition_counts(admin: AdminClient, timeout: float = 10.0) -> dict[str, int]:

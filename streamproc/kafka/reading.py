@@ -14,6 +14,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import consumer_config
 
 #: Records per fetch when scanning a whole partition.
@@ -25,7 +26,7 @@ def reader(bootstrap: str, overrides: Mapping[str, Any], client_id: str) -> Cons
     """An assign-only consumer that never joins or commits for any group and reports partition EOF."""
     conf = consumer_config(bootstrap, f"streamproc-reader-{uuid.uuid4().hex[:8]}", overrides, client_id)
     conf.update({"enable.partition.eof": "true", "auto.offset.reset": "earliest"})
-    return Consumer(conf)
+    return new_consumer(conf, "reader")
 
 
 def watermarks(consumer: Consumer, topic: str, partition: int, timeout: float = 15.0) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from streamproc.state.changelog import TopicPartition as TP
 from streamproc.state.changelog import changelog_topic
 from streamproc.state.partition import StorePartition
 from streamproc.state.recovery import ChangelogRestorer
-from streamproc.state.rocksdb import LocalDB
+from streamproc.state.rocksdb import LocalDB, private_dirs
 from streamproc.state.store import store_path
 
 LOCK_TIMEOUT = 5.0
@@ -64,6 +64,7 @@ def rebuild(plan: Plan, targets: Sequence[RebuildTarget], state_dir: Path, resto
                 if from_scratch and path.exists():
                     LocalDB(path, lock_timeout=LOCK_TIMEOUT).close()  # fails if a worker holds it
                     shutil.rmtree(path)
+                private_dirs(path, state_dir)
                 part = StorePartition(spec, path, changelog, target.partition, lock_timeout=LOCK_TIMEOUT)
             except StateError as exc:
                 raise StateError(f"{target.store}[{target.partition}] at {path} is in use by a worker on this host; "

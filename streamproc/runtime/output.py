@@ -54,9 +54,9 @@ class Output:
         """Wrap ``producer``, or create a confluent-kafka producer from ``config`` reporting to this object."""
         self.errors: list[str] = []
         if producer is None:
-            from confluent_kafka import Producer
+            from streamproc.kafka.clients import new_producer
 
-            self.producer: ProducerLike = Producer({**(config or {}), "on_delivery": self.on_delivery})
+            self.producer: ProducerLike = new_producer({**(config or {}), "on_delivery": self.on_delivery})
         else:
             self.producer = producer
         self._produce: Callable[..., None] = self.producer.produce

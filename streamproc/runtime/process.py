@@ -17,6 +17,7 @@ from dataclasses import replace
 from types import FrameType
 
 from streamproc.errors import CheckpointError, ConfigError, ServiceError, TopologyError
+from streamproc.redact import describe
 from streamproc.runtime.policy import StopProcessing
 from streamproc.runtime.settings import WorkerSettings
 
@@ -108,6 +109,8 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        if self.settings.overrides:
+            log.info("Kafka client settings from -X: %s", describe(self.settings.overrides))
         for index in range(self.count):
             self._spawn(index)
         backoff: dict[int, float] = {}

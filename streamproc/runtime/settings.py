@@ -16,8 +16,8 @@ class WorkerSettings:
     state_dir: Path = Path("state")
     commit_interval: float = 5.0
     on_error: OnError = "fail"
-    #: librdkafka settings from -X, applied to every client.
-    overrides: dict[str, Any] = field(default_factory=dict)
+    #: librdkafka settings from -X, applied to every client. Hidden from repr: they may hold secrets.
+    overrides: dict[str, Any] = field(default_factory=dict, repr=False)
     worker_index: int = 0
     #: Upper bound of messages per consume() call.
     batch_size: int = 5000

@@ -26,6 +26,7 @@ from streamproc.serde.json import JsonSerde
 from streamproc.state.changelog import SOURCE_HEADER, TopicPartition, changelog_topic, encode_sources
 from streamproc.state.keyed import KeyedState
 from streamproc.state.partition import StorePartition
+from streamproc.state.rocksdb import private_dirs
 from streamproc.state.store import store_path
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class Task:
                 runners[component] = BoltRunner(component, bolt)
                 for spec in type(bolt).stores:
                     path = store_path(state_dir, plan.name, spec.name, partition)
+                    private_dirs(path, state_dir)
                     changelog = changelog_topic(plan.name, spec.name)
                     self.stores[spec.name] = StorePartition(spec, path, changelog, partition)
             self._wire(runners, partitions)

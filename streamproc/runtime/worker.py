@@ -19,6 +19,7 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, TopicPartition
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka import reading
+from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
 from streamproc.kafka.topics import ensure_internal_topics, sink_topics
 from streamproc.metrics import RuntimeMetrics
@@ -52,6 +53,8 @@ class Worker:
         self._sub_of_topic = plan.subtopology_of_topic()
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
         self._probe: Consumer | None = None
+        #: A topic to ask the consumer about after the current consume(), to start fetching at once.
+        self._wake_fetcher: str | None = None
 
     def request_stop(self) -> None:
         """Stop after the current batch, with a final checkpoint (safe to call from a signal handler)."""
@@ -82,9 +85,10 @@ class Worker:
         self.output = Output(config=producer_config(s.bootstrap_servers, s.overrides, self._client_id))
         self.producer = self.output.producer
         self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output, self.metrics.failed)
-        self.consumer = Consumer(consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id))
+        self.consumer = new_consumer(consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id))
         self.restorer = ChangelogRestorer(
-            Consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id)),
+            new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id),
+                         "restore consumer"),
             on_restored=self.metrics.restored,
             true_end=self._true_end,
         )
@@ -126,6 +130,9 @@ class Worker:
             if restoring:
                 for owner in self.restorer.step(0.1):
                     self._activate(owner)
+            if self._wake_fetcher is not None:
+                self.consumer.list_topics(self._wake_fetcher, timeout=5)
+                self._wake_fetcher = None
             if messages:
                 started = time.monotonic()
                 self._process(messages)
@@ -234,8 +241,11 @@ class Worker:
         self.consumer.resume(tps)
         if tps:
             # resume() does not wake librdkafka's fetcher, which otherwise starts about a second later;
-            # any request to the broker wakes it (measured: ~0.9 s -> ~0.01 s to the first fetch).
-            self.consumer.list_topics(tps[0].topic, timeout=5)
+            # any request to the broker wakes it (measured: ~0.9 s -> ~0.01 s to the first fetch). The loop
+            # sends it: this may run inside the assign callback, and a blocking call on the consumer there
+            # clears confluent-kafka's state of the consume() in progress, so that the next callback of
+            # that consume() (a librdkafka log line, e.g. with -X debug) aborts the process on an assertion.
+            self._wake_fetcher = tps[0].topic
         log.info("task %s ready: processing %s", task.id, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:

@@ -8,6 +8,7 @@ offsets. Both are written in the same WriteBatch as the values, so they can neve
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import struct
 import time
@@ -26,6 +27,35 @@ SOURCE_PREFIX = b"source:"
 _U64 = struct.Struct(">Q")
 _BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 _shared_cache: Cache | None = None
+#: State directories hold every key and value a topology has seen: owner-only.
+PRIVATE_DIR = 0o700
+
+
+def _make_private(directory: Path) -> None:
+    """Create ``directory`` (its parent must exist) or tighten an existing one to owner-only.
+
+    chmod as well as mkdir's mode: the mode is filtered by the umask, and an existing directory
+    (from an older version, or recreated by RocksDB after a wipe) keeps whatever it had."""
+    try:
+        directory.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        os.chmod(directory, PRIVATE_DIR)
+    except OSError as exc:
+        raise StateError(f"cannot create state directory {directory} with owner-only permissions: {exc}") from exc
+
+
+def private_dirs(path: Path, root: Path) -> None:
+    """Create ``path`` and every directory between it and ``root`` owner-only.
+
+    ``root`` (the --state-dir) is created owner-only when missing, but an existing one is left as it
+    is: the user chose it, and it may be a shared directory such as /tmp.
+    """
+    if not root.is_dir():
+        root.parent.mkdir(parents=True, exist_ok=True)
+        _make_private(root)
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        _make_private(current)
 
 
 def _options() -> Options:
@@ -69,7 +99,7 @@ class LocalDB:
 
     def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         self._bind(self._open(lock_timeout))
 
     def _bind(self, db: Rdict) -> None:
@@ -80,6 +110,7 @@ class LocalDB:
     def _open(self, lock_timeout: float) -> Rdict:
         deadline = time.monotonic() + lock_timeout
         while True:
+            _make_private(self.path)  # RocksDB would create it world-readable (0755)
             try:
                 return Rdict(str(self.path), _options(), column_families={META_CF: _options()})
             except Exception as exc:
@@ -97,6 +128,7 @@ class LocalDB:
                 log.warning("state directory %s is unreadable (%s); discarding it to rebuild from the changelog",
                             self.path, message)
                 shutil.rmtree(self.path, ignore_errors=True)
+                _make_private(self.path)
                 return Rdict(str(self.path), _options(), column_families={META_CF: _options()})
 
     def get(self, key: bytes) -> bytes | None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,16 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
         time.sleep(interval)
 
 
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def create_topic(bootstrap: str, name: str, partitions: int, client: Mapping[str, Any] | None = None) -> None:
+    """``client``: extra librdkafka settings (TLS) for this and the helpers below."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(client or {})})
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result()
     wait_for(lambda: name in admin.list_topics(timeout=5).topics, 10, f"topic {name} to appear")
 
 
-def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition: int | None = None) -> int:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition: int | None = None,
+            client: Mapping[str, Any] | None = None) -> int:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **(client or {})})
     count = 0
     for value in values:
         data = value.encode() if isinstance(value, str) else value
@@ -61,10 +63,10 @@ def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition
     return count
 
 
-def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Any]:
+def read_all(bootstrap: str, topic: str, timeout: float = 30.0, client: Mapping[str, Any] | None = None) -> list[Any]:
     """Every record of ``topic`` (all partitions, from the start, up to the end)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"),
-                         "enable.partition.eof": True, "enable.auto.commit": False})
+                         "enable.partition.eof": True, "enable.auto.commit": False, **(client or {})})
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics[topic]
         if metadata.error is not None:
@@ -93,12 +95,12 @@ def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Any]:
 class TopicTail:
     """Reads a topic incrementally with one long-lived consumer (cheap to poll often, unlike read_all)."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, client: Mapping[str, Any] | None = None) -> None:
         self.topic = topic
         self.records: list[Any] = []
         self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("tail"),
                                    "enable.partition.eof": True, "enable.auto.commit": False,
-                                   "fetch.wait.max.ms": 10})
+                                   "fetch.wait.max.ms": 10, **(client or {})})
         self._partitions: list[int] = []
         self._at_end: set[int] = set()
 

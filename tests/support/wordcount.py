@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from tests.support.kafka import REPO, RunningTopology, TopicTail, create_topic, produce, unique, wait_for
 
@@ -16,8 +17,11 @@ VOCABULARY = [f"w{i}" for i in range(60)] + ["the", "The", "fox", "FOX", "dog"]
 class WordCountRun:
     """A uniquely named copy of topologies/wordcount.py with its own topics, group and state."""
 
-    def __init__(self, bootstrap: str, tmp_path: Path, partitions: int = 4) -> None:
+    def __init__(self, bootstrap: str, tmp_path: Path, partitions: int = 4,
+                 client: Mapping[str, Any] | None = None) -> None:
+        """``client``: librdkafka settings (TLS) for the test's own clients; the worker's come from ``start``."""
         self.bootstrap = bootstrap
+        self.client = dict(client or {})
         self.name = unique("wc")
         self.source = f"{self.name}-sentences"
         self.sink = f"{self.name}-counts"
@@ -35,14 +39,14 @@ class WordCountRun:
         self._tail: TopicTail | None = None
         self._latest: dict[str, int] = {}
         self._seen = 0
-        create_topic(bootstrap, self.source, partitions)
+        create_topic(bootstrap, self.source, partitions, self.client)
 
     def feed(self, count: int, seed: int) -> None:
         rng = random.Random(seed)
         sentences = [" ".join(rng.choices(VOCABULARY, k=rng.randint(1, 12))) for _ in range(count)]
         for sentence in sentences:
             self.expected.update(sentence.lower().split())
-        produce(self.bootstrap, self.source, sentences)
+        produce(self.bootstrap, self.source, sentences, client=self.client)
 
     def start(self, *extra: str) -> RunningTopology:
         self.runs += 1
@@ -52,7 +56,7 @@ class WordCountRun:
     def latest_counts(self) -> tuple[dict[str, int], int]:
         """(latest count per word, number of output records) of everything in the output topic now."""
         if self._tail is None:
-            self._tail = TopicTail(self.bootstrap, self.sink)
+            self._tail = TopicTail(self.bootstrap, self.sink, self.client)
         self._tail.poll()
         for record in self._tail.records[self._seen:]:
             value = json.loads(record.value())
