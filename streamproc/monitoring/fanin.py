@@ -98,13 +98,15 @@ class SupervisorMonitor:
         self._timeout = timeout
         self._stopping = False
         labels = ["topology"]
+        failures = Counter("streamproc_worker_scrape_failures", "Worker endpoints that did not answer a scrape",
+                           labels, registry=None)
+        # The fan-in comes first, so that a scrape already counts the failures of its own fan-in.
+        self.registry.register(FanInCollector(self.endpoints, timeout, failures.labels(topology)))
+        self.registry.register(failures)
         self._alive = Gauge("streamproc_workers_alive", "Worker processes running", labels,
                             registry=self.registry).labels(topology)
         self._restarts = Counter("streamproc_worker_restarts", "Workers restarted after a crash", labels,
                                  registry=self.registry).labels(topology)
-        failures = Counter("streamproc_worker_scrape_failures", "Worker endpoints that did not answer a scrape",
-                           labels, registry=self.registry).labels(topology)
-        self.registry.register(FanInCollector(self.endpoints, timeout, failures))
         self._server = MonitoringServer(self.registry, self.readiness, host, port)
 
     @property

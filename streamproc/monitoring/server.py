@@ -14,7 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from streamproc.errors import ConfigError
 
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 Readiness = Callable[[], tuple[bool, str]]
 
 TEXT = "text/plain; charset=utf-8"
+#: What generate_latest writes: the classic text format that every Prometheus version parses.
+METRICS = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class MonitoringServer:
@@ -38,7 +40,9 @@ class MonitoringServer:
             raise ConfigError(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc} "
                               "(choose another --metrics-port, or stop what is using it)") from exc
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="streamproc-metrics", daemon=True)
+        # A short poll interval: close() waits for it.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="streamproc-metrics", daemon=True)
 
     @property
     def port(self) -> int:
@@ -60,7 +64,7 @@ def _handler(registry: CollectorRegistry, readiness: Readiness) -> type[BaseHTTP
             path = urlsplit(self.path).path
             try:
                 if path == "/metrics":
-                    self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                    self._reply(200, generate_latest(registry), METRICS)
                 elif path == "/healthz":
                     self._reply(200, b"ok\n")
                 elif path == "/readyz":

@@ -75,7 +75,7 @@ class Worker:
             return False, "waiting for a partition assignment"
         tasks, ready = len(self.tasks), len(self._ready)
         if ready < tasks:
-            return False, f"{tasks - ready} of {tasks} tasks restoring their state"
+            return False, f"{tasks - ready} of {tasks} tasks not processing yet (restoring their state)"
         return True, f"{tasks} tasks processing"
 
     def request_stop(self) -> None:
@@ -265,6 +265,7 @@ class Worker:
                 self.tasks[key] = Task(self.plan, sub, tp.partition, self.partitions, self.output, self.policy,
                                        self.settings.state_dir, self.metrics.emitted_tally)
                 created.append(key)
+        self._in_group = True  # only now: with no tasks yet, readiness would hold vacuously
         log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
         self.metrics.rebalance("assign", len(self.tasks))
         for key in created:
@@ -276,7 +277,6 @@ class Worker:
                               and tp[0] in task.sub.source_topics}
             for store in task.stores.values():
                 self.restorer.begin(task.id, store, task_committed)
-        self._in_group = True
 
     def _activate(self, task_id: str) -> None:
         """Resume a task's partitions: its stores are restored (or it has none)."""
