@@ -60,6 +60,8 @@ class Worker:
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
         self._component_of = reader_components(plan)
         self._consumed = {t: self.metrics.consumed_tally(t, self._component_of[t]) for t in plan.source_topics()}
+        for component in plan.bolts:  # every series from the start, and no tally created while a scrape reads them
+            self.metrics.emitted_tally(component)
         #: Committed offsets of the assigned partitions, for lag before the first message is processed.
         self._start_offsets: dict[TP, int] = {}
         self._in_group = False
