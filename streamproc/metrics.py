@@ -1,58 +1,191 @@
-"""Runtime metrics, recorded per batch and per checkpoint (never per message) in a prometheus registry.
+"""A worker's metrics, in its own prometheus registry (serving them is streamproc.monitoring's business).
 
-The runtime calls these hooks; serving them over HTTP is the CLI's business. Each worker has its
-own registry so that tests and several workers in one process never collide.
+Nothing here runs per message. The two counts the hot path has to keep (records read per topic,
+tuples emitted per component) are plain ints in ``Tally`` objects that the runtime increments
+without locks; a collector reads them when /metrics is scraped (reading an int is atomic under the
+GIL). Values that cost a call to compute (lag, state size, restore progress) are computed by the
+worker's own thread at its checkpoint tick and published as dicts that the collector reads; every
+publication replaces the dict, so the scrape thread never sees one half-written. The rest are
+ordinary prometheus metrics, updated per batch, per checkpoint, per rebalance or per failed message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from streamproc.errors import ProcessingError
+
+#: Seconds from a record's timestamp to the end of the batch that handled it: from "real time" to a
+#: backlog being replayed hours later.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+TopicPartition = tuple[str, int]
+
+
+class Tally:
+    """A count the hot path increments in place; read at scrape time."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
 
 
 class RuntimeMetrics:
     def __init__(self, topology: str, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._topology = topology
+        r = self.registry
         labels = ["topology"]
-        self._consumed = Counter("streamproc_messages_consumed", "Input messages handled", labels,
-                                 registry=self.registry).labels(topology)
         self._failed = Counter("streamproc_messages_failed", "Messages a component could not handle, by policy",
-                               [*labels, "policy"], registry=self.registry)
+                               [*labels, "policy"], registry=r)
+        self._dlq = Counter("streamproc_dlq_messages", "Messages sent to the dead-letter topic, by failing component",
+                            [*labels, "component"], registry=r)
+        self._errors = Counter("streamproc_errors", "Errors by component (or consumer/checkpoint) and exception type",
+                               [*labels, "component", "type"], registry=r)
         self._batch = Histogram("streamproc_batch_seconds", "Time to handle one consumed batch", labels,
-                                registry=self.registry).labels(topology)
+                                registry=r).labels(topology)
+        self._latency = Histogram("streamproc_end_to_end_latency_seconds",
+                                  "From a record's timestamp to the end of the batch that handled it (one sample per "
+                                  "batch: its last record), by the component that read it", [*labels, "component"],
+                                  buckets=LATENCY_BUCKETS, registry=r)
         self._checkpoints = Counter("streamproc_checkpoints", "Checkpoints, by result", [*labels, "result"],
-                                    registry=self.registry)
+                                    registry=r)
         self._checkpoint_seconds = Histogram("streamproc_checkpoint_seconds", "Checkpoint duration", labels,
-                                             registry=self.registry).labels(topology)
+                                             registry=r).labels(topology)
+        self._commit_failures = Counter("streamproc_commit_failures", "Offset commits the broker refused", labels,
+                                        registry=r).labels(topology)
         self._restored = Counter("streamproc_restored_records", "Changelog records applied while restoring",
-                                 labels, registry=self.registry).labels(topology)
-        self._rebalances = Counter("streamproc_rebalances", "Partition assignments and revocations",
-                                   [*labels, "kind"], registry=self.registry)
+                                 [*labels, "store"], registry=r)
+        self._rebalances = Counter("streamproc_rebalances", "Partition assignments, revocations and losses",
+                                   [*labels, "kind"], registry=r)
         self._duplicates = Counter("streamproc_replayed_records_skipped",
                                    "Internal-topic records an upstream replay wrote twice, skipped by dedupe", labels,
-                                   registry=self.registry).labels(topology)
-        self._tasks = Gauge("streamproc_tasks", "Tasks owned by this worker", labels,
-                            registry=self.registry).labels(topology)
-        self._topology = topology
+                                   registry=r).labels(topology)
+        self._tasks = Gauge("streamproc_tasks", "Tasks owned by this worker", labels, registry=r).labels(topology)
+        self._ready = Gauge("streamproc_ready", "1 when every assigned partition is restored and processing",
+                            labels, registry=r).labels(topology)
+        self._consumed: dict[str, tuple[str, Tally]] = {}
+        self._emitted: dict[str, Tally] = {}
+        self._lag: Mapping[TopicPartition, int] = {}
+        self._state: Mapping[str, tuple[int, int]] = {}
+        self._restoring: Mapping[str, tuple[int, int]] = {}
+        r.register(_Published(self))
 
+    # --- hot-path tallies (created once per topic/component, before processing starts) -----------
+    def consumed_tally(self, topic: str, component: str) -> Tally:
+        """The count of records read from ``topic`` by ``component`` (its spout, or the bolt it feeds)."""
+        entry = self._consumed.get(topic)
+        if entry is None:
+            entry = self._consumed[topic] = (component, Tally())
+        return entry[1]
+
+    def emitted_tally(self, component: str) -> Tally:
+        """The count of tuples ``component`` emitted, on any stream, shared by all its tasks."""
+        tally = self._emitted.get(component)
+        if tally is None:
+            tally = self._emitted[component] = Tally()
+        return tally
+
+    # --- per batch, checkpoint, rebalance --------------------------------------------------------
     def batch(self, messages: int, seconds: float) -> None:
-        self._consumed.inc(messages)
         self._batch.observe(seconds)
 
-    def failed(self, policy: str, count: int = 1) -> None:
-        self._failed.labels(self._topology, policy).inc(count)
+    def end_to_end(self, component: str, seconds: float) -> None:
+        self._latency.labels(self._topology, component).observe(max(seconds, 0.0))
+
+    def failed(self, policy: str, error: ProcessingError) -> None:
+        self._failed.labels(self._topology, policy).inc()
+        self._errors.labels(self._topology, error.component, type(error.cause).__name__).inc()
+        if policy == "dlq":
+            self._dlq.labels(self._topology, error.component).inc()
+
+    def error(self, where: str, kind: str) -> None:
+        """An error outside a component: ``where`` is "consumer" or "checkpoint"."""
+        self._errors.labels(self._topology, where, kind).inc()
 
     def checkpoint(self, ok: bool, seconds: float) -> None:
         self._checkpoints.labels(self._topology, "ok" if ok else "failed").inc()
         if ok:
             self._checkpoint_seconds.observe(seconds)
 
+    def commit_failed(self) -> None:
+        self._commit_failures.inc()
+
     def duplicates(self, records: int) -> None:
         if records:
             self._duplicates.inc(records)
 
-    def restored(self, records: int) -> None:
-        self._restored.inc(records)
+    def restored(self, store: str, records: int) -> None:
+        self._restored.labels(self._topology, store).inc(records)
 
     def rebalance(self, kind: str, tasks: int) -> None:
         self._rebalances.labels(self._topology, kind).inc()
         self._tasks.set(tasks)
+
+    def readiness_from(self, ready: Callable[[], bool]) -> None:
+        """Report ``ready()`` (asked at scrape time) as streamproc_ready."""
+        self._ready.set_function(lambda: 1.0 if ready() else 0.0)
+
+    # --- published by the worker's thread, read at scrape time -----------------------------------
+    def publish_lag(self, lag: Mapping[TopicPartition, int]) -> None:
+        self._lag = dict(lag)
+
+    def publish_state(self, sizes: Mapping[str, tuple[int, int]]) -> None:
+        """``store -> (estimated keys, bytes)``, summed over this worker's partitions of the store."""
+        self._state = dict(sizes)
+
+    def publish_restoring(self, progress: Mapping[str, tuple[int, int]]) -> None:
+        """``store -> (partitions restoring, records remaining)``."""
+        self._restoring = dict(progress)
+
+
+class _Published(Collector):
+    """Reads the tallies and the published dicts of one RuntimeMetrics at scrape time."""
+
+    def __init__(self, metrics: RuntimeMetrics) -> None:
+        self._m = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self._m
+        topology = m._topology
+        consumed = CounterMetricFamily("streamproc_messages_consumed",
+                                       "Records read from Kafka, by the component that read them and topic",
+                                       labels=["topology", "component", "topic"])
+        for topic, (component, tally) in list(m._consumed.items()):
+            consumed.add_metric([topology, component, topic], tally.count)
+        yield consumed
+        emitted = CounterMetricFamily("streamproc_messages_emitted", "Tuples emitted, on any stream, by component",
+                                      labels=["topology", "component"])
+        for component, tally in list(m._emitted.items()):
+            emitted.add_metric([topology, component], tally.count)
+        yield emitted
+        lag = GaugeMetricFamily("streamproc_consumer_lag",
+                                "Records between the last processed offset and the high watermark, per input partition",
+                                labels=["topology", "topic", "partition"])
+        for (topic, partition), value in m._lag.items():
+            lag.add_metric([topology, topic, str(partition)], value)
+        yield lag
+        keys = GaugeMetricFamily("streamproc_state_keys", "Estimated keys in the store's local partitions",
+                                 labels=["topology", "store"])
+        size = GaugeMetricFamily("streamproc_state_bytes", "SST files plus memtables of the store's local partitions",
+                                 labels=["topology", "store"])
+        for store, (count, nbytes) in m._state.items():
+            keys.add_metric([topology, store], count)
+            size.add_metric([topology, store], nbytes)
+        yield keys
+        yield size
+        partitions = GaugeMetricFamily("streamproc_restoring_partitions", "Store partitions being restored",
+                                       labels=["topology", "store"])
+        remaining = GaugeMetricFamily("streamproc_restore_records_remaining",
+                                      "Changelog records left to restore", labels=["topology", "store"])
+        for store, (restoring, left) in m._restoring.items():
+            partitions.add_metric([topology, store], restoring)
+            remaining.add_metric([topology, store], left)
+        yield partitions
+        yield remaining

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 MAKEFILE = REPO / "Makefile"
@@ -200,3 +201,87 @@ def test_files_the_compose_stack_references_exist(compose_config: dict[str, Any]
     assert scripts, "the word count service names no topology file"
     for script in scripts:
         assert (REPO / script).is_file(), f"{script} is referenced by docker-compose.yml but missing"
+
+
+# --- the monitoring services and deploy/ -----------------------------------------------------------
+
+def bind_mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> host path of a service's bind mounts."""
+    return {v["target"]: Path(v["source"]) for v in service.get("volumes", []) if v["type"] == "bind"}
+
+
+def published(service: dict[str, Any]) -> dict[int, int]:
+    """Container port -> host port."""
+    return {int(p["target"]): int(p["published"]) for p in service.get("ports", [])}
+
+
+def test_compose_has_schema_registry_prometheus_and_grafana(compose_config: dict[str, Any]) -> None:
+    services = compose_config["services"]
+    expected = {"schema-registry": ("confluentinc/cp-schema-registry:", 8081), "prometheus": ("prom/prometheus:", 9090),
+                "grafana": ("grafana/grafana:", 3000)}
+    for name, (image, port) in expected.items():
+        assert name in services, f"docker-compose.yml has no {name} service"
+        assert services[name]["image"].startswith(image)
+        assert published(services[name]).get(port) == port, f"{name} should publish port {port}"
+    registry = services["schema-registry"]["environment"]
+    assert registry["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"].endswith("kafka:9092")
+    assert "kafka:9092" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_every_file_the_compose_stack_mounts_is_in_the_repository(compose_config: dict[str, Any]) -> None:
+    mounts = [(name, target, source) for name, service in compose_config["services"].items()
+              for target, source in bind_mounts(service).items()]
+    assert len(mounts) >= 3, mounts
+    for name, target, source in mounts:
+        assert source.resolve().is_relative_to(REPO), f"{name} mounts {source}, outside the repository"
+        assert source.exists(), f"{name} mounts {source} at {target}, but it is not in the repository"
+
+
+def test_prometheus_scrapes_the_port_the_word_count_serves_metrics_on(compose_config: dict[str, Any]) -> None:
+    services = compose_config["services"]
+    command = services["wordcount"]["command"]
+    port = int(command[command.index("--metrics-port") + 1])
+    assert published(services["wordcount"]).get(port) == port
+    config_path = next(arg.split("=", 1)[1] for arg in services["prometheus"]["command"]
+                       if arg.startswith("--config.file="))
+    mounted = bind_mounts(services["prometheus"])[config_path]
+    assert mounted.resolve() == REPO / "deploy" / "prometheus" / "prometheus.yml"
+    config = yaml.safe_load(mounted.read_text())
+    targets = [t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
+    assert targets == [f"wordcount:{port}"]
+
+
+def test_prometheus_config_passes_promtool() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool (Debian package prometheus, which .ci/run installs) is not installed")
+    result = subprocess.run([promtool, "check", "config", str(REPO / "deploy" / "prometheus" / "prometheus.yml")],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_grafana_is_provisioned_with_the_compose_prometheus_and_the_dashboard(compose_config: dict[str, Any]) -> None:
+    services = compose_config["services"]
+    mounts = bind_mounts(services["grafana"])
+    provisioning = mounts["/etc/grafana/provisioning"]
+    assert provisioning.resolve() == REPO / "deploy" / "grafana" / "provisioning"
+    (source,) = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"]
+    prometheus_port = next(iter(published(services["prometheus"])))
+    assert source["type"] == "prometheus" and source["url"] == f"http://prometheus:{prometheus_port}"
+    (provider,) = yaml.safe_load((provisioning / "dashboards" / "streamproc.yml").read_text())["providers"]
+    dashboards = mounts[provider["options"]["path"]]
+    assert dashboards.resolve() == REPO / "deploy" / "grafana" / "dashboards"
+    home = services["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (dashboards / Path(home).relative_to(provider["options"]["path"])).is_file()
+    dashboard = json.loads((dashboards / "streamproc.json").read_text())
+    uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p.get("targets", [])}
+    assert uids == {source["uid"]}, "every panel must query the provisioned datasource"
+
+
+def test_dashboard_shows_what_the_issue_asks_for() -> None:
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "dashboards" / "streamproc.json").read_text())
+    titles = " | ".join(p["title"].lower() for p in dashboard["panels"])
+    for topic in ("consumed", "emitted", "latency", "lag", "checkpoint", "restore", "dead-letter", "state"):
+        assert topic in titles, f"no panel about {topic}: {titles}"
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"

@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import disable_created_metrics
+
 from streamproc.devbroker import EmbeddedBroker
 from streamproc.errors import ConfigError
 from streamproc.kafka.config import parse_overrides
 from streamproc.loader import load_topology
+from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.runtime.policy import ON_ERROR_CHOICES
 from streamproc.runtime.process import Supervisor, configure_logging
 from streamproc.runtime.settings import WorkerSettings
@@ -26,6 +29,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port (1-65535), got {value}")
     return value
 
 
@@ -52,6 +62,10 @@ def register(commands: Any) -> None:
     parser.add_argument("-X", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="librdkafka setting for every client, e.g. -X security.protocol=SSL (repeatable); "
                              "-X @FILE reads KEY=VALUE lines from FILE (keeps passwords out of the process list)")
+    parser.add_argument("--metrics-port", type=_port, metavar="PORT",
+                        help="serve /metrics (all workers, labelled by worker), /healthz and /readyz on this port")
+    parser.add_argument("--metrics-host", default="0.0.0.0", metavar="ADDRESS",
+                        help="address the metrics port listens on (default 0.0.0.0: all interfaces)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.set_defaults(handler=handle)
 
@@ -63,6 +77,21 @@ def handle(args: argparse.Namespace) -> int:
     topology = load_topology(args.target)
     topology.build()  # fail here, once, rather than in every worker
     bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
+    if args.state_dir.exists() and not args.state_dir.is_dir():
+        raise ConfigError(f"--state-dir {args.state_dir} exists and is not a directory")
+    monitor = None
+    if args.metrics_port is not None:  # bound before anything starts, so a busy port fails at once
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series, as in the workers
+        monitor = SupervisorMonitor(topology.name, args.workers, args.metrics_host, args.metrics_port)
+    try:
+        return _supervise(args, topology.name, bootstrap, overrides, level, monitor)
+    finally:
+        if monitor is not None:
+            monitor.close()
+
+
+def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overrides: dict[str, Any], level: int,
+               monitor: SupervisorMonitor | None) -> int:
     broker = None
     if not bootstrap:
         broker = EmbeddedBroker().start()
@@ -70,19 +99,20 @@ def handle(args: argparse.Namespace) -> int:
         print(f"streamproc: no --bootstrap-servers or ${BOOTSTRAP_ENV}: started the embedded broker on {bootstrap} "
               f"(in-memory; missing input topics are created with {EMBEDDED_INPUT_PARTITIONS} partitions)",
               file=sys.stderr, flush=True)
-    if args.state_dir.exists() and not args.state_dir.is_dir():
-        raise ConfigError(f"--state-dir {args.state_dir} exists and is not a directory")
     settings = WorkerSettings(
         bootstrap_servers=bootstrap,
-        group_id=args.group_id or topology.name,
+        group_id=args.group_id or name,
         state_dir=args.state_dir.resolve(),
         commit_interval=args.commit_interval,
         on_error=args.on_error,
         overrides=overrides,
         create_inputs=EMBEDDED_INPUT_PARTITIONS if broker else None,
     )
+    if monitor is not None:
+        monitor.start()
+        log.info("serving metrics, /healthz and /readyz on %s:%d", args.metrics_host, monitor.port)
     try:
-        return Supervisor(args.target, settings, args.workers, level).run()
+        return Supervisor(args.target, settings, args.workers, level, monitor=monitor).run()
     finally:
         if broker is not None:
             broker.stop()

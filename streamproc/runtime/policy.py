@@ -48,7 +48,8 @@ class StopProcessing(Exception):
 
 class ErrorPolicy:
     def __init__(self, mode: OnError, topology: str, output: Output,
-                 on_failure: Callable[[str], None] | None = None) -> None:
+                 on_failure: Callable[[str, ProcessingError], None] | None = None) -> None:
+        """``on_failure(mode, error)`` is told about every failed message, whatever the mode (the metrics)."""
         self.mode = mode
         self._on_failure = on_failure
         self.topic = dlq_topic(topology)
@@ -64,7 +65,7 @@ class ErrorPolicy:
             raise error.cause
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         if self._on_failure is not None:
-            self._on_failure(self.mode)
+            self._on_failure(self.mode, error)
         if self.mode == "fail":
             raise StopProcessing(error, topic, partition, offset)
         if self.mode == "dlq":

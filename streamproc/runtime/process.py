@@ -3,6 +3,9 @@
 Exit codes say what the supervisor should do: 0 a requested stop, EXIT_FATAL a problem that a
 restart cannot fix (bad topology or configuration, a failed message under ``--on-error fail``),
 anything else (a crash, a failed checkpoint, SIGKILL) a restart from the last commit.
+
+With a monitor (``--metrics-port``), each worker serves its metrics on a free local port and sends
+the port to the supervisor through a pipe; see streamproc.monitoring.fanin.
 """
 
 from __future__ import annotations
@@ -14,12 +17,21 @@ import signal
 import sys
 import time
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from types import FrameType
+from typing import TYPE_CHECKING
+
+from prometheus_client import disable_created_metrics
 
 from streamproc.errors import CheckpointError, ConfigError, ServiceError, TopologyError
+from streamproc.monitoring.fanin import SupervisorMonitor
+from streamproc.monitoring.server import MonitoringServer
 from streamproc.redact import describe
 from streamproc.runtime.policy import StopProcessing
 from streamproc.runtime.settings import WorkerSettings
+
+if TYPE_CHECKING:
+    from streamproc.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +49,31 @@ def configure_logging(level: int = logging.INFO, prefix: str = "") -> None:
     )
 
 
-def run_worker(target: str, settings: WorkerSettings) -> int:
-    """Load the topology, run one worker until stopped; return its exit code."""
+def run_worker(target: str, settings: WorkerSettings, report: Connection | None = None) -> int:
+    """Load the topology, run one worker until stopped; return its exit code. With ``report``, serve
+    the worker's metrics on a free local port and send the port through it."""
     from streamproc.loader import load_topology
     from streamproc.runtime.worker import Worker
 
+    server = None
     try:
         plan = load_topology(target).build()
         worker = Worker(plan, settings)
+        if report is not None:
+            server = MonitoringServer(worker.metrics.registry, worker.readiness).start()
+            report.send(server.port)
+            report.close()
     except (TopologyError, ConfigError) as exc:
         log.error("%s", exc)
         return EXIT_FATAL
+    try:
+        return _run(worker)
+    finally:
+        if server is not None:
+            server.close()
 
+
+def _run(worker: Worker) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("received %s: stopping after a final checkpoint", signal.Signals(signum).name)
         worker.request_stop()
@@ -72,17 +97,22 @@ def run_worker(target: str, settings: WorkerSettings) -> int:
     return EXIT_OK
 
 
-def _child(target: str, settings: WorkerSettings, log_level: int) -> None:
+def _child(target: str, settings: WorkerSettings, log_level: int, report: Connection | None) -> None:
     configure_logging(log_level, prefix=f"[worker-{settings.worker_index}] ")
-    sys.exit(run_worker(target, settings))
+    # A `_created` series per counter and histogram doubles what Prometheus stores, and rate() ignores it.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    sys.exit(run_worker(target, settings, report))
 
 
 class Supervisor:
     """Runs N workers; restarts any that die; SIGTERM/SIGINT stop them all gracefully."""
 
     def __init__(self, target: str, settings: WorkerSettings, workers: int, log_level: int = logging.INFO,
-                 stop_timeout: float = 60.0) -> None:
+                 stop_timeout: float = 60.0, monitor: SupervisorMonitor | None = None) -> None:
         self.target = target
+        self.monitor = monitor
+        #: Per worker, the pipe its metrics port arrives on (until it does).
+        self._reports: dict[int, Connection] = {}
         self.settings = replace(settings, parent_pid=os.getpid())
         self.count = workers
         self.log_level = log_level
@@ -91,15 +121,34 @@ class Supervisor:
         self._children: dict[int, multiprocessing.process.BaseProcess] = {}
         self._stopping = False
 
-    def _spawn(self, index: int) -> None:
+    def _spawn(self, index: int, restart: bool = False) -> None:
+        report = None
+        if self.monitor is not None:
+            receive, report = self._context.Pipe(duplex=False)
+            self._reports[index] = receive
+            self.monitor.worker_started(index, restart)
         child = self._context.Process(
             target=_child,
-            args=(self.target, replace(self.settings, worker_index=index), self.log_level),
+            args=(self.target, replace(self.settings, worker_index=index), self.log_level, report),
             name=f"streamproc-worker-{index}",
         )
         child.start()
+        if report is not None:
+            report.close()  # the child holds its own copy; EOF on ours then means it died before reporting
         self._children[index] = child
         log.info("started worker %d (pid %d)", index, child.pid)
+
+    def _collect_reports(self) -> None:
+        assert self.monitor is not None
+        for index, receive in list(self._reports.items()):
+            try:
+                if not receive.poll():
+                    continue
+                self.monitor.worker_listening(index, receive.recv())
+            except (EOFError, OSError):
+                pass  # the worker died before it listened; the restart makes a new pipe
+            receive.close()
+            del self._reports[index]
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if not self._stopping:
@@ -122,10 +171,15 @@ class Supervisor:
             for index, due in list(restart_at.items()):
                 if now >= due and not self._stopping:
                     del restart_at[index]
-                    self._spawn(index)
+                    self._spawn(index, restart=True)
+            if self.monitor is not None:
+                self._collect_reports()
+                self.monitor.workers_alive(sum(child.is_alive() for child in self._children.values()))
             for index, child in list(self._children.items()):
                 if child.is_alive() or index in restart_at or self._stopping:
                     continue
+                if self.monitor is not None:
+                    self.monitor.worker_exited(index)
                 code = child.exitcode
                 if code == EXIT_FATAL:
                     log.error("worker %d stopped on an error a restart cannot fix; stopping all workers", index)
@@ -145,6 +199,8 @@ class Supervisor:
         return exit_code
 
     def _stop_children(self) -> None:
+        if self.monitor is not None:
+            self.monitor.stopping()
         for child in self._children.values():
             if child.is_alive() and child.pid is not None:
                 os.kill(child.pid, signal.SIGTERM)

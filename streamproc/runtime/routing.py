@@ -16,6 +16,7 @@ from streamproc.components import DEFAULT_STREAM, Bolt, Tuple
 from streamproc.errors import ProcessingError, SerdeError
 from streamproc.groupings import All, Custom, Fields, Global
 from streamproc.kafka.sink import KafkaSink
+from streamproc.metrics import Tally
 from streamproc.plan import Route
 from streamproc.runtime.dedupe import ORIGIN_HEADER, OriginCounter
 from streamproc.runtime.output import Output
@@ -50,14 +51,16 @@ class BoltRunner:
 
 class ComponentEmitter:
     """A bolt's ``emit``, bound onto the instance: builds the tuple once and hands it to each
-    subscriber of its stream. Binding it replaces ``Bolt.emit`` and saves a frame per emission."""
+    subscriber of its stream. Binding it replaces ``Bolt.emit`` and saves a frame per emission.
+    ``emitted`` counts the calls (the metrics read it; every task of the component shares it)."""
 
-    __slots__ = ("_default", "_sink", "_sink_id", "bolt", "component", "streams")
+    __slots__ = ("_default", "_sink", "_sink_id", "bolt", "component", "emitted", "streams")
 
     def __init__(self, component: str, bolt: Bolt, streams: Mapping[str, Sequence[Deliver]],
-                 direct_sink: tuple[str, KafkaSink] | None = None) -> None:
+                 direct_sink: tuple[str, KafkaSink] | None = None, emitted: Tally | None = None) -> None:
         self.component = component
         self.bolt = bolt
+        self.emitted = emitted if emitted is not None else Tally()
         self.streams = {stream: tuple(delivers) for stream, delivers in streams.items()}
         self._default = self.streams.get(DEFAULT_STREAM, ())
         #: The default stream's only subscriber, when it is a plain KafkaSink in this task: written
@@ -76,6 +79,7 @@ class ComponentEmitter:
         parent = self.bolt._current
         if parent is None:
             raise RuntimeError(f"{self.component}: emit() called outside process()/flush() of a running task")
+        self.emitted.count += 1
         sink = self._sink
         if sink is not None and stream == DEFAULT_STREAM:
             try:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from streamproc.components import DEFAULT_STREAM, Bolt, TaskContext
 from streamproc.errors import TopologyError
 from streamproc.kafka.sink import KafkaSink
+from streamproc.metrics import Tally
 from streamproc.plan import Plan, SubTopology
 from streamproc.runtime.dedupe import MARKS_KEY, OriginCounter, OriginMarks
 from streamproc.runtime.output import Output
@@ -50,7 +51,9 @@ class Task:
         output: Output,
         policy: ErrorPolicy,
         state_dir: Path,
+        emitted: Callable[[str], Tally] | None = None,
     ) -> None:
+        """``emitted(component)`` gives the tally that counts the component's emissions (default: a private one)."""
         self.plan = plan
         self.sub = sub
         self.partition = partition
@@ -74,7 +77,7 @@ class Task:
                     private_dirs(path, state_dir)
                     changelog = changelog_topic(plan.name, spec.name)
                     self.stores[spec.name] = StorePartition(spec, path, changelog, partition)
-            self._wire(runners, partitions)
+            self._wire(runners, partitions, emitted)
             self.readers: dict[str, Reader] = self._make_readers(runners, policy)
             for component, bolt in self.bolts.items():
                 bolt.setup(TaskContext(plan.name, component, self.id, partition, output))
@@ -110,11 +113,13 @@ class Task:
             return routes[0].target, target
         return None
 
-    def _wire(self, runners: Mapping[str, BoltRunner], partitions: Mapping[str, int]) -> None:
+    def _wire(self, runners: Mapping[str, BoltRunner], partitions: Mapping[str, int],
+              emitted: Callable[[str], Tally] | None) -> None:
         for component, bolt in self.bolts.items():
             # An instance attribute shadows Bolt.emit: user code calls the emitter directly.
             vars(bolt)["emit"] = ComponentEmitter(component, bolt, self._delivers(component, runners, partitions),
-                                                  self._direct_sink(component))
+                                                  self._direct_sink(component),
+                                                  emitted(component) if emitted is not None else None)
             bolt._states = {
                 spec.name: KeyedState(bolt, self.stores[spec.name]) for spec in type(bolt).stores
             }

@@ -4,6 +4,10 @@ Poll loop: consume a batch → hand each message to its partition's reader (whic
 depth-first) → checkpoint when due. Rebalances checkpoint before giving partitions up, and new
 partitions stay paused until their stores are restored, while the loop keeps polling so that
 the consumer stays in the group.
+
+Metrics stay off the per-message path: records read are counted per run of one partition's
+messages, latency is sampled once per batch, and lag and state size are measured at the
+checkpoint tick (see streamproc.metrics).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_INVALID, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, TopicPartition
 
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
@@ -22,9 +26,10 @@ from streamproc.kafka import reading
 from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
 from streamproc.kafka.topics import ensure_internal_topics, sink_topics
-from streamproc.metrics import RuntimeMetrics
+from streamproc.metrics import RuntimeMetrics, Tally
 from streamproc.plan import Plan, SubTopology
 from streamproc.runtime.checkpoint import Checkpointer
+from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.settings import WorkerSettings
@@ -37,6 +42,9 @@ log = logging.getLogger(__name__)
 
 def _unreachable(msg: Any) -> None:  # pragma: no cover - replaced before the first message
     raise AssertionError("no reader selected")
+
+
+_NO_TALLY = Tally()  # counts the empty run before a batch's first message
 
 
 class Worker:
@@ -55,6 +63,27 @@ class Worker:
         self._probe: Consumer | None = None
         #: A topic to ask the consumer about after the current consume(), to start fetching at once.
         self._wake_fetcher: str | None = None
+        self._component_of = reader_components(plan)
+        self._consumed = {t: self.metrics.consumed_tally(t, self._component_of[t]) for t in plan.source_topics()}
+        for component in plan.bolts:  # every series from the start, and no tally created while a scrape reads them
+            self.metrics.emitted_tally(component)
+        #: Committed offsets of the assigned partitions, for lag before the first message is processed.
+        self._start_offsets: dict[TP, int] = {}
+        self._in_group = False
+        self.metrics.readiness_from(lambda: self.readiness()[0])
+        self.metrics.publish_state(state_sizes(plan, ()))
+        self.metrics.publish_restoring(dict.fromkeys(plan.stores, (0, 0)))
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready = in the group with every assigned partition restored and processing (safe from any thread)."""
+        if self._stopping:
+            return False, "stopping"
+        if not self._in_group:
+            return False, "waiting for a partition assignment"
+        tasks, ready = len(self.tasks), len(self._ready)
+        if ready < tasks:
+            return False, f"{tasks - ready} of {tasks} tasks not processing yet (restoring their state)"
+        return True, f"{tasks} tasks processing"
 
     def request_stop(self) -> None:
         """Stop after the current batch, with a final checkpoint (safe to call from a signal handler)."""
@@ -130,6 +159,7 @@ class Worker:
             if restoring:
                 for owner in self.restorer.step(0.1):
                     self._activate(owner)
+                self.metrics.publish_restoring(self._restore_progress())
             if self._wake_fetcher is not None:
                 self.consumer.list_topics(self._wake_fetcher, timeout=5)
                 self._wake_fetcher = None
@@ -137,30 +167,61 @@ class Worker:
                 started = time.monotonic()
                 self._process(messages)
                 self.metrics.batch(len(messages), time.monotonic() - started)
+                self._sample_latency(messages[-1])
             poll_producer(0)
             now = time.monotonic()
             if now >= next_checkpoint:
                 self.checkpoint()
                 next_checkpoint = now + interval
                 self._check_parent()
+                self._measure()
 
     def _process(self, messages: list[Any]) -> None:
         read = self._read
-        # A batch holds runs of one partition's messages: look the reader up once per run.
+        consumed = self._consumed
+        # A batch holds runs of one partition's messages: look the reader up, and count, once per run.
         topic, partition = "", -1
         reader: Callable[[Any], None] = _unreachable
+        tally = _NO_TALLY
+        run = 0
         for msg in messages:
             if msg.error() is not None:
                 self._consumer_error(msg.error())
                 continue
             if msg.partition() != partition or msg.topic() != topic:
+                tally.count += run
+                run = 0
                 topic, partition = msg.topic(), msg.partition()
                 reader = read[(topic, partition)]
+                tally = consumed[topic]
             reader(msg)
+            run += 1
+        tally.count += run
+
+    def _sample_latency(self, msg: Any) -> None:
+        """End-to-end latency of one record per batch: its timestamp to now, when its outputs are sent."""
+        if msg.error() is not None:
+            return
+        kind, timestamp = msg.timestamp()
+        if kind != TIMESTAMP_NOT_AVAILABLE and timestamp > 0:
+            self.metrics.end_to_end(self._component_of[msg.topic()], time.time() - timestamp / 1000)
+
+    def _restore_progress(self) -> dict[str, tuple[int, int]]:
+        progress = dict.fromkeys(self.plan.stores, (0, 0))
+        progress.update(self.restorer.progress())
+        return progress
+
+    def _measure(self) -> None:
+        """Lag and state size, published for the metrics (at the checkpoint tick, in this thread)."""
+        tasks = list(self.tasks.values())
+        self.metrics.publish_lag(consumer_lag(self.consumer, tasks, self._start_offsets))
+        self.metrics.publish_state(state_sizes(self.plan, tasks))
+        self.metrics.publish_restoring(self._restore_progress())
 
     def _consumer_error(self, err: Any) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
             return
+        self.metrics.error("consumer", err.name())
         if err.fatal():
             raise ConfigError(f"consumer failed: {err.str()}")
         log.warning("consumer: %s", err.str())
@@ -173,7 +234,12 @@ class Worker:
 
     # --- checkpoints -----------------------------------------------------------------------------
     def _commit(self, offsets: dict[TP, int]) -> None:
-        self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                 asynchronous=False)
+        except Exception:
+            self.metrics.commit_failed()
+            raise
 
     def checkpoint(self) -> None:
         """Checkpoint the ready tasks, unless none progressed since the last checkpoint."""
@@ -183,8 +249,9 @@ class Worker:
             return
         try:
             result = self.checkpointer.run(tasks)
-        except BaseException:
+        except BaseException as exc:
             self.metrics.checkpoint(False, 0.0)
+            self.metrics.error("checkpoint", type(exc).__name__)
             raise
         self.metrics.checkpoint(True, result.seconds)
         self.metrics.duplicates(result.duplicates_skipped)
@@ -201,6 +268,7 @@ class Worker:
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         consumer.assign(partitions)
         if not partitions:
+            self._in_group = True
             return
         consumer.pause(partitions)
         committed = {
@@ -208,13 +276,15 @@ class Worker:
             for tp in consumer.committed(partitions, timeout=30)
             if tp.offset != OFFSET_INVALID and tp.offset >= 0
         }
+        self._start_offsets.update(committed)
         created = []
         for tp in partitions:
             sub, key = self._task_key(tp.topic, tp.partition)
             if key not in self.tasks:
                 self.tasks[key] = Task(self.plan, sub, tp.partition, self.partitions, self.output, self.policy,
-                                       self.settings.state_dir)
+                                       self.settings.state_dir, self.metrics.emitted_tally)
                 created.append(key)
+        self._in_group = True  # only now: with no tasks yet, readiness would hold vacuously
         log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
         self.metrics.rebalance("assign", len(self.tasks))
         for key in created:
@@ -249,30 +319,34 @@ class Worker:
         log.info("task %s ready: processing %s", task.id, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        self._in_group = False  # the eager protocol assigns again (all partitions) after a revocation
         if not self._failed:
             self.checkpoint()
-        self._close_tasks(partitions)
+        self._close_tasks(partitions, "revoke")
         log.info("revoked %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        self._in_group = False
         log.warning("lost %s without a checkpoint (session expired); uncommitted work will be redone",
                     ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
         for key in {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}:
             if key in self.tasks:
                 self.tasks[key].discard()
-        self._close_tasks(partitions)
+        self._close_tasks(partitions, "lost")
 
-    def _close_tasks(self, partitions: list[Any]) -> None:
+    def _close_tasks(self, partitions: list[Any], kind: str) -> None:
         keys = {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}
         for tp in partitions:
             self._read.pop((tp.topic, tp.partition), None)
+            self._start_offsets.pop((tp.topic, tp.partition), None)
         for key in keys:
             task = self.tasks.pop(key, None)
             self._ready.discard(key)
             if task is not None:
                 self.restorer.cancel(task.id)
                 task.close()
-        self.metrics.rebalance("revoke", len(self.tasks))
+        self.metrics.rebalance(kind, len(self.tasks))
+        self._measure()  # no lag or state left behind for partitions this worker gave up
 
     # --- shutdown --------------------------------------------------------------------------------
     def _shutdown(self) -> None:

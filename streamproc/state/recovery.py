@@ -45,8 +45,10 @@ class ChangelogRestorer:
     ``consumer`` must be created with ``enable.partition.eof=true`` and never commits.
     """
 
-    def __init__(self, consumer: Any, batch_size: int = 10_000, on_restored: Callable[[int], None] | None = None,
+    def __init__(self, consumer: Any, batch_size: int = 10_000,
+                 on_restored: Callable[[str, int], None] | None = None,
                  true_end: Callable[[str, int], int] | None = None) -> None:
+        """``on_restored(store, records)`` is told about every batch applied (the metrics)."""
         self._consumer = consumer
         self._batch_size = batch_size
         self._active: dict[TP, _Restoring] = {}
@@ -63,6 +65,18 @@ class ChangelogRestorer:
 
     def owners(self) -> set[str]:
         return {r.owner for r in self._active.values()}
+
+    def progress(self) -> dict[str, tuple[int, int]]:
+        """``store -> (partitions restoring, records left)``. The end is the larger of the end offset read
+        when the restore began and the high watermark of the latest fetch (the only one a broker with
+        stale ListOffsets answers gets right); the count includes records that will be skipped."""
+        found: dict[str, tuple[int, int]] = {}
+        for (topic, partition), r in self._active.items():
+            _, high = self._consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+            left = max(r.end_offset, high) - r.position
+            partitions, total = found.get(r.store.spec.name, (0, 0))
+            found[r.store.spec.name] = (partitions + 1, total + max(left, 0))
+        return found
 
     def begin(self, owner: str, store: StorePartition, committed: Mapping[TP, int]) -> None:
         """Start restoring ``store``; ``committed`` are the group's committed offsets of its task's inputs."""
@@ -132,7 +146,7 @@ class ChangelogRestorer:
             restoring = self._active[tp]
             restoring.store.db.write(entries, {CHANGELOG_OFFSET: encode_offset(restoring.position)})
             if self._on_restored is not None:
-                self._on_restored(len(entries))
+                self._on_restored(restoring.store.spec.name, len(entries))
         return self._finish()
 
     def _applies(self, restoring: _Restoring, headers: Any) -> bool:

@@ -13,8 +13,8 @@ from streamproc.testing import MemoryMessage, MemoryProducer
 @pytest.mark.parametrize("mode", ["fail", "dlq", "skip"])
 def test_every_failure_reaches_the_hook(mode: OnError) -> None:
     producer = MemoryProducer(lambda topic: 1, lambda: 1)
-    failures: list[str] = []
-    policy = ErrorPolicy(mode, "t", Output(producer), failures.append)
+    failures: list[tuple[str, ProcessingError]] = []
+    policy = ErrorPolicy(mode, "t", Output(producer), lambda mode, error: failures.append((mode, error)))
     msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
     error = ProcessingError("bolt", ValueError("bad"))
     if mode == "fail":
@@ -22,7 +22,7 @@ def test_every_failure_reaches_the_hook(mode: OnError) -> None:
             policy.handle(error, msg)
     else:
         policy.handle(error, msg)
-    assert failures == [mode]
+    assert failures == [(mode, error)]
     assert len(producer.topics.get("t-dlq", {}).get(0, [])) == (1 if mode == "dlq" else 0)
 
 

@@ -1,0 +1,57 @@
+"""What the worker measures for the metrics at its checkpoint tick: consumer lag and state size.
+
+Both run in the worker's thread (the consumer and the stores are not shared with the scrape
+thread) and touch no broker: the high watermark comes from the last fetch response, which the
+consumer caches. That is also the only high watermark the embedded test broker reports right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from confluent_kafka import TopicPartition
+
+from streamproc.plan import Plan
+from streamproc.runtime.task import Task
+from streamproc.state.changelog import TopicPartition as TP
+
+
+def reader_components(plan: Plan) -> dict[str, str]:
+    """The component that reads each source topic: its spout, or the bolt an internal topic feeds."""
+    found = {name: topic.target for name, topic in plan.internal_topics.items()}
+    for component, spout in plan.spouts.items():
+        for topic in spout.topics:
+            found[topic] = component
+    return found
+
+
+def consumer_lag(consumer: Any, tasks: Iterable[Task], start_offsets: Mapping[TP, int]) -> dict[TP, int]:
+    """Records between the next offset to process and the high watermark, per assigned input partition.
+
+    A partition with nothing processed yet counts from its committed offset; one that has neither,
+    or that was never fetched (paused while its task restores), is left out rather than guessed.
+    """
+    lag: dict[TP, int] = {}
+    watermarks = consumer.get_watermark_offsets
+    for task in tasks:
+        for topic, reader in task.readers.items():
+            tp = (topic, task.partition)
+            position = reader.next_offset if reader.next_offset is not None else start_offsets.get(tp)
+            if position is None:
+                continue
+            _, high = watermarks(TopicPartition(topic, task.partition), cached=True)
+            if high >= 0:
+                lag[tp] = max(high - position, 0)
+    return lag
+
+
+def state_sizes(plan: Plan, tasks: Iterable[Task]) -> dict[str, tuple[int, int]]:
+    """``store -> (estimated keys, bytes)`` over this worker's partitions; 0 for stores it holds none of."""
+    sizes = dict.fromkeys(plan.stores, (0, 0))
+    for task in tasks:
+        for name, store in task.stores.items():
+            keys, nbytes = store.db.estimates()
+            total_keys, total_bytes = sizes.get(name, (0, 0))
+            sizes[name] = (total_keys + keys, total_bytes + nbytes)
+    return sizes
