@@ -2,7 +2,8 @@
 
 Covers every topic the topology consumes: its inputs and its internal topics. A partition with no
 committed offset counts its lag from the start of the log (the group would begin there, since it
-reads from the earliest offset by default).
+reads from the earliest offset by default). End offsets are confirmed by a fetch per partition, since
+a broker's offset lookup may report them low.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from streamproc.cli.connection import Connection, add_connection_arguments, conn
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import consumer_config
+from streamproc.kafka.reading import reader, true_watermarks
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def measure(conn: Connection, consumer: Consumer) -> list[PartitionLag]:
+def measure(conn: Connection, consumer: Consumer, records: Consumer) -> list[PartitionLag]:
+    """``consumer`` reads the group's committed offsets; ``records`` fetches each partition's true end."""
     existing = kadmin.partition_counts(conn.admin)
     tps = [TopicPartition(topic, p) for topic in conn.plan.source_topics() if topic in existing
            for p in range(existing[topic])]
@@ -49,7 +52,7 @@ def measure(conn: Connection, consumer: Consumer) -> list[PartitionLag]:
     committed = {(tp.topic, tp.partition): tp.offset for tp in consumer.committed(tps, timeout=15)}
     rows = []
     for tp in tps:
-        low, high = consumer.get_watermark_offsets(tp, timeout=15)
+        low, high = true_watermarks(records, tp.topic, tp.partition)
         offset = committed.get((tp.topic, tp.partition))
         position = offset if offset is not None and offset >= 0 else None
         rows.append(PartitionLag(tp.topic, tp.partition, position, high,
@@ -71,9 +74,10 @@ def handle(args: argparse.Namespace) -> int:
     conn = connect(args)
     config = consumer_config(conn.bootstrap, conn.group_id, conn.overrides, f"{conn.plan.name}-lag")
     consumer = new_consumer(config)  # never subscribes: reading the group's offsets does not join it
+    records = reader(conn.bootstrap, conn.overrides, f"{conn.plan.name}-lag")
     try:
         while True:
-            rows = measure(conn, consumer)
+            rows = measure(conn, consumer, records)
             if args.json:
                 print(json.dumps({"group": conn.group_id, "partitions": [asdict(r) for r in rows],
                                   "total": sum(r.lag for r in rows)}, indent=2))
@@ -87,3 +91,4 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     finally:
         consumer.close()
+        records.close()
