@@ -77,4 +77,6 @@ def _search(consumer: Consumer, topic: str, partition: int, when_ms: int, low: i
             hi = mid
         else:
             lo = msg.offset() + 1
-    return lo
+    # The offset of the record itself (a compacted topic has gaps before it), or the end.
+    found = record_at_or_after(consumer, topic, partition, lo) if lo < high else None
+    return high if found is None else int(found.offset())
