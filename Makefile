@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test unit lint demo bench broker up down clean
+.PHONY: install test unit lint demo bench bench-restore broker up down clean
 
 install: $(STAMP)
 
@@ -28,6 +28,9 @@ demo: install
 
 bench: install
 	$(PY) bench/keyed_count.py
+
+bench-restore: install
+	$(PY) bench/restore.py
 
 broker: install
 	$(VENV)/bin/streamproc broker

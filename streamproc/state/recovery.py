@@ -24,6 +24,9 @@ from streamproc.state.rocksdb import CHANGELOG_OFFSET, encode_offset, source_met
 
 log = logging.getLogger(__name__)
 
+#: Seconds between restore progress log lines.
+PROGRESS_INTERVAL = 5.0
+
 
 @dataclass
 class _Restoring:
@@ -36,7 +39,7 @@ class _Restoring:
     skipped: int = 0
     at_eof: bool = False
     position: int = 0
-    verdicts: dict[bytes, bool] = field(default_factory=dict)
+    verdicts: dict[bytes | None, bool] = field(default_factory=dict)
 
 
 class ChangelogRestorer:
@@ -58,6 +61,7 @@ class ChangelogRestorer:
         self._true_end = true_end
         #: Changelog records read so far (applied or skipped), for progress reports.
         self.records_read = 0
+        self._next_report = time.monotonic() + PROGRESS_INTERVAL
 
     @property
     def busy(self) -> bool:
@@ -116,45 +120,78 @@ class ChangelogRestorer:
                 del self._active[tp]
 
     def step(self, timeout: float) -> set[str]:
-        """Apply one fetched batch; return the owners whose stores are all restored now."""
+        """Apply one fetched batch; return the owners whose stores are all restored now.
+
+        This is the restore's hot loop: records arrive in runs of one partition, so the partition's
+        state is looked up once per run, and a checkpoint's records share one provenance header,
+        so the skip rule is decided once per distinct header.
+        """
         if not self._active:
             return set()
         messages = self._consumer.consume(self._batch_size, timeout)
         batches: dict[TP, list[tuple[bytes, bytes | None]]] = {}
+        topic: str | None = None
+        partition = -1
+        restoring: _Restoring | None = None
+        entries: list[tuple[bytes, bytes | None]] = []
+        verdicts: dict[bytes | None, bool] = {}
+        last = None
+        read = 0
         for msg in messages:
-            tp = (msg.topic(), msg.partition())
-            restoring = self._active.get(tp)
+            if msg.partition() != partition or msg.topic() != topic:
+                if restoring is not None and last is not None:
+                    restoring.position = last.offset() + 1
+                last = None
+                topic, partition = msg.topic(), msg.partition()
+                restoring = self._active.get((topic, partition))
+                if restoring is not None:
+                    entries = batches.setdefault((topic, partition), [])
+                    verdicts = restoring.verdicts
             if restoring is None:
                 continue
             err = msg.error()
             if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    restoring.at_eof = True
-                    restoring.position = max(restoring.position, msg.offset())
-                    continue
-                raise RuntimeError(f"reading changelog {tp[0]}[{tp[1]}] failed: {err}")
+                if err.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(f"reading changelog {topic}[{partition}] failed: {err}")
+                if last is not None:
+                    restoring.position = last.offset() + 1
+                    last = None
+                restoring.at_eof = True
+                restoring.position = max(restoring.position, msg.offset())
+                continue
             restoring.at_eof = False
-            restoring.position = msg.offset() + 1
-            self.records_read += 1
-            if self._applies(restoring, msg.headers()):
-                batches.setdefault(tp, []).append((msg.key(), msg.value()))
-                restoring.applied += 1
+            last = msg
+            read += 1
+            headers = msg.headers()
+            raw = headers[0][1] if headers and headers[0][0] == SOURCE_HEADER else _source_header(headers)
+            verdict = verdicts.get(raw)
+            if verdict is None:
+                verdict = verdicts[raw] = is_committed(decode_sources(raw or b""), restoring.committed)
+            if verdict:
+                entries.append((msg.key(), msg.value()))
             else:
                 restoring.skipped += 1
-                batches.setdefault(tp, [])
-        for tp, entries in batches.items():
+        if restoring is not None and last is not None:
+            restoring.position = last.offset() + 1
+        self.records_read += read
+        if read and time.monotonic() >= self._next_report:
+            self._report()
+        for tp, batch in batches.items():
             restoring = self._active[tp]
-            restoring.store.db.write(entries, {CHANGELOG_OFFSET: encode_offset(restoring.position)})
+            restoring.applied += len(batch)
+            restoring.store.db.write(batch, {CHANGELOG_OFFSET: encode_offset(restoring.position)})
             if self._on_restored is not None:
-                self._on_restored(restoring.store.spec.name, len(entries))
+                self._on_restored(restoring.store.spec.name, len(batch))
         return self._finish()
 
-    def _applies(self, restoring: _Restoring, headers: Any) -> bool:
-        raw = next((v for k, v in headers or () if k == SOURCE_HEADER), b"")
-        verdict = restoring.verdicts.get(raw)
-        if verdict is None:
-            verdict = restoring.verdicts[raw] = is_committed(decode_sources(raw), restoring.committed)
-        return verdict
+    def _report(self) -> None:
+        """A progress line per store partition being restored, at most every PROGRESS_INTERVAL seconds."""
+        self._next_report = time.monotonic() + PROGRESS_INTERVAL
+        for (topic, partition), r in self._active.items():
+            seconds = time.monotonic() - r.started
+            done = r.applied + r.skipped
+            log.info("restoring %s[%d]: at offset %d of %d, %d records in %.0fs (%.0f/s)", topic, partition,
+                     r.position, r.end_offset, done, seconds, done / seconds if seconds else 0.0)
 
     def _finish(self) -> set[str]:
         finished: list[TP] = []
@@ -177,6 +214,11 @@ class ChangelogRestorer:
                 tp[0], tp[1], r.applied, r.skipped, time.monotonic() - r.started,
             )
         return owners - self.owners()
+
+
+def _source_header(headers: Any) -> bytes | None:
+    """The provenance header when it is not first (it always is in records streamproc writes)."""
+    return next((v for k, v in headers or () if k == SOURCE_HEADER), None)
 
 
 def _parse_tp(key: str) -> TP:

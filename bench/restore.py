@@ -1,0 +1,132 @@
+"""Restore benchmark: rebuild a store from a changelog of N records, through the worker's restore path.
+
+Loads ``--records`` changelog records (``--keys`` distinct keys, JSON counts, the provenance header
+every changelog record carries) into one partition of a compacted topic, then restores them into
+an empty local RocksDB with ``ChangelogRestorer``, the code a worker runs on assignment: batched
+consume, the skip rule for uncommitted records, one WriteBatch per fetched batch. Loading is not
+timed. The broker keeps no compaction here, so every record is replayed (the worst case).
+
+Correctness: the restored store must hold, for every key, the last value written.
+
+    python bench/restore.py                    # 1,000,000 records on an embedded broker
+    python bench/restore.py --records 200000   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from streamproc.devbroker import EmbeddedBroker
+from streamproc.kafka.config import restore_consumer_config
+from streamproc.serde.json import JsonSerde
+from streamproc.state.changelog import SOURCE_HEADER, encode_sources
+from streamproc.state.partition import StorePartition
+from streamproc.state.recovery import ChangelogRestorer
+from streamproc.state.store import Store, key_prefix
+
+#: Changelog records written per checkpoint (each dirty key once); they share a provenance header.
+CHECKPOINT_RECORDS = 10_000
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load(bootstrap: str, topic: str, records: int, keys: int, partitions: int) -> dict[bytes, bytes]:
+    """Write the changelog as workers would (batched; a checkpoint's records share a header); returns the
+    last value per key. Key k lives in partition k % partitions."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, partitions, 1, config={"cleanup.policy": "compact"})])[topic].result()
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10000,
+                         "queue.buffering.max.messages": 1_000_000, "enable.idempotence": True})
+    last: dict[bytes, bytes] = {}
+    encoded_keys = [key_prefix(orjson.dumps(f"key-{k}")) for k in range(keys)]
+    headers: list[tuple[str, str | bytes | None]] = []
+    for i in range(records):
+        key = encoded_keys[i % keys]
+        partition = (i % keys) % partitions
+        value = orjson.dumps(i // keys + 1)
+        if i % CHECKPOINT_RECORDS == 0:
+            # A checkpoint's records share one provenance header: the last input offset it reflects
+            # (all below the committed offset the restore is given, so every record applies).
+            headers = [(SOURCE_HEADER, encode_sources({("input", 0): i + CHECKPOINT_RECORDS - 1}))]
+        while True:
+            try:
+                producer.produce(topic, value, key, partition, headers=headers)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        last[key] = value
+        if i % 50_000 == 0:
+            producer.poll(0)
+    remaining = producer.flush(120)
+    if remaining:
+        sys.exit(f"{remaining} changelog records not acknowledged")
+    return last
+
+
+def restore(bootstrap: str, topic: str, state_dir: Path, records: int, partitions: int
+            ) -> tuple[float, float, list[StorePartition]]:
+    """All partitions at once, with one restore consumer, as one worker restores the tasks it was given."""
+    spec = Store("counts", value_serde=JsonSerde())
+    stores = [StorePartition(spec, state_dir / "counts" / str(p), topic, p) for p in range(partitions)]
+    consumer = Consumer(restore_consumer_config(bootstrap, f"bench-{uuid.uuid4().hex[:6]}", {}, "bench-restore"))
+    restorer = ChangelogRestorer(consumer)
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    for p, store in enumerate(stores):
+        restorer.begin(f"task-{p}", store, {("input", 0): records + CHECKPOINT_RECORDS})
+    while restorer.busy:
+        restorer.step(0.5)
+    elapsed, used = time.perf_counter() - wall, cpu_seconds() - cpu
+    consumer.close()
+    return elapsed, used, stores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000, help="changelog records (default 1,000,000)")
+    parser.add_argument("--keys", type=int, default=100_000, help="distinct keys (default 100,000)")
+    parser.add_argument("--partitions", type=int, default=4, help="changelog partitions (default 4)")
+    parser.add_argument("--bootstrap-servers", help="use this Kafka instead of starting the embedded broker")
+    args = parser.parse_args(argv)
+    broker = None if args.bootstrap_servers else EmbeddedBroker().start()
+    bootstrap = args.bootstrap_servers or broker.bootstrap_servers  # type: ignore[union-attr]
+    state_dir = Path(tempfile.mkdtemp(prefix="streamproc-restore-bench-"))
+    try:
+        topic = f"bench-{uuid.uuid4().hex[:8]}-counts-changelog"
+        started = time.perf_counter()
+        last = load(bootstrap, topic, args.records, args.keys, args.partitions)
+        print(f"loaded {args.records:,} changelog records ({len(last):,} keys, {args.partitions} partitions) in "
+              f"{time.perf_counter() - started:.1f}s", flush=True)
+        elapsed, cpu, stores = restore(bootstrap, topic, state_dir, args.records, args.partitions)
+        wrong = sum(1 for i, (key, value) in enumerate(last.items())
+                    if stores[i % args.partitions].db.get(key) != value)
+        for store in stores:
+            store.close()
+        print(f"restored {args.records:,} records in {elapsed:.2f}s: {args.records / elapsed:,.0f} records/s, "
+              f"{cpu / args.records * 1e6:.2f} CPU-us/record (this process; the broker is another)")
+        print(f"check: {len(last) - wrong:,} of {len(last):,} keys hold their last value")
+        return 0 if wrong == 0 else 1
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        if broker is not None:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
