@@ -39,6 +39,13 @@ def _port(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -56,6 +63,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--state-dir", type=Path, default=Path("state"), help="where RocksDB stores live (./state)")
     parser.add_argument("--commit-interval", type=_positive_float, default=5.0, metavar="SECONDS",
                         help="seconds between checkpoints (default 5)")
+    parser.add_argument("--standby-replicas", type=_non_negative_int, default=0, metavar="N",
+                        help="keep warm copies of the stores of the N partitions on each side of every partition a "
+                             "worker owns, so a takeover restores only the changelog's tail (default 0)")
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="fail",
                         help="a message a component cannot handle: stop (fail), dead-letter it (dlq), or skip it")
     parser.add_argument("--group-id", help="consumer group id (default: the topology name)")
@@ -107,6 +117,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         on_error=args.on_error,
         overrides=overrides,
         create_inputs=EMBEDDED_INPUT_PARTITIONS if broker else None,
+        standby_replicas=args.standby_replicas,
     )
     if monitor is not None:
         monitor.start()

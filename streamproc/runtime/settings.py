@@ -25,5 +25,7 @@ class WorkerSettings:
     replication_factor: int = -1
     #: Create missing input topics with this many partitions (the embedded development broker only).
     create_inputs: int | None = None
+    #: Warm copies of the stores of this many neighbouring partitions on each side (runtime/standby.py).
+    standby_replicas: int = 0
     #: Stop when this process is no longer our parent (the supervisor died).
     parent_pid: int | None = None

@@ -33,6 +33,7 @@ from streamproc.runtime.gauges import consumer_lag, reader_components, state_siz
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.settings import WorkerSettings
+from streamproc.runtime.standby import StandbyKeeper
 from streamproc.runtime.task import Task
 from streamproc.state.changelog import TopicPartition as TP
 from streamproc.state.recovery import ChangelogRestorer
@@ -61,6 +62,7 @@ class Worker:
         self._sub_of_topic = plan.subtopology_of_topic()
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
         self._probe: Consumer | None = None
+        self.standby: StandbyKeeper | None = None
         #: A topic to ask the consumer about after the current consume(), to start fetching at once.
         self._wake_fetcher: str | None = None
         self._component_of = reader_components(plan)
@@ -122,6 +124,10 @@ class Worker:
             true_end=self._true_end,
         )
         self.checkpointer = Checkpointer(self.output, self._commit)
+        if s.standby_replicas and self.plan.stores:
+            self.standby = StandbyKeeper(
+                self.plan, reading.reader(s.bootstrap_servers, s.overrides, self._client_id + "-standby"),
+                s.state_dir, s.standby_replicas)
 
     def _true_end(self, topic: str, partition: int) -> int:
         """A changelog's end as a fetch reports it (asked rarely, so the consumer is made on first use)."""
@@ -153,6 +159,7 @@ class Worker:
         batch_size = self.settings.batch_size
         consume = self.consumer.consume
         poll_producer = self.producer.poll
+        standby = self.standby
         while not self._stopping:
             restoring = self.restorer.busy
             messages = consume(batch_size, 0.0 if restoring else 0.2)
@@ -160,6 +167,8 @@ class Worker:
                 for owner in self.restorer.step(0.1):
                     self._activate(owner)
                 self.metrics.publish_restoring(self._restore_progress())
+            if standby is not None:
+                standby.step()
             if self._wake_fetcher is not None:
                 self.consumer.list_topics(self._wake_fetcher, timeout=5)
                 self._wake_fetcher = None
@@ -277,6 +286,9 @@ class Worker:
             if tp.offset != OFFSET_INVALID and tp.offset >= 0
         }
         self._start_offsets.update(committed)
+        if self.standby is not None:  # a task opens these stores now: the standby copies let go of them
+            self.standby.release({(store, tp.partition) for tp in partitions
+                                  for store in self._sub_of_topic[tp.topic].stores})
         created = []
         for tp in partitions:
             sub, key = self._task_key(tp.topic, tp.partition)
@@ -286,6 +298,8 @@ class Worker:
                 created.append(key)
         self._in_group = True  # only now: with no tasks yet, readiness would hold vacuously
         log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+        if self.standby is not None:
+            self.standby.update(self.standby.wanted(self.tasks, self.partitions))
         self.metrics.rebalance("assign", len(self.tasks))
         for key in created:
             task = self.tasks[key]
@@ -361,6 +375,8 @@ class Worker:
         self._ready.clear()
         if self._probe is not None:
             self._probe.close()
+        if self.standby is not None:
+            self.standby.close()
         producer = getattr(self, "producer", None)
         if producer is not None:
             producer.flush(10)
