@@ -100,7 +100,8 @@ def handle(args: argparse.Namespace) -> int:
     records = reader(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay")
     try:
         committed = ops.committed_offsets(group_reader, partitions)
-        moves = ops.plan_moves(records, partitions, committed, target)
+        with progress(f"finding offsets ({target.describe()})", len(partitions), "partitions") as advance:
+            moves = ops.plan_moves(records, partitions, committed, target, advance)
     finally:
         group_reader.close()
         records.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -121,13 +121,14 @@ def committed_offsets(consumer: Consumer, partitions: Sequence[tuple[str, int]]
 
 
 def plan_moves(consumer: Consumer, partitions: Sequence[tuple[str, int]], committed: dict[tuple[str, int], int],
-               target: Target) -> list[OffsetMove]:
+               target: Target, advance: Callable[[int], None] = lambda n: None) -> list[OffsetMove]:
     moves = []
     for topic, partition in partitions:
         low, high = true_watermarks(consumer, topic, partition)
         current = committed.get((topic, partition))
         moves.append(OffsetMove(topic, partition, current, _new_offset(consumer, topic, partition, current, low,
                                                                        high, target), low, high))
+        advance(1)
     return moves
 
 
