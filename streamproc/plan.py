@@ -142,6 +142,24 @@ class Plan:
         return [r for routes in self.routes.values() for r in routes if r.topic == topic]
 
 
+ASSIGNORS = ("range", "cooperative-sticky")
+
+
+def check_assignor(plan: Plan, assignor: str) -> str:
+    """The assignor, if it can serve ``plan``: only "range" co-locates partition p of several input topics."""
+    if assignor not in ASSIGNORS:
+        raise ConfigError(f"unknown assignor {assignor!r}; choose one of {', '.join(ASSIGNORS)}")
+    if assignor != "range":
+        shared = [sub for sub in plan.subtopologies if len(sub.source_topics) > 1]
+        if shared:
+            topics = ", ".join(shared[0].source_topics)
+            raise ConfigError(
+                f"sub-topology {shared[0].id} reads several topics ({topics}) and needs partition p of each in one "
+                f"task; only the range assignor guarantees that, not {assignor}"
+            )
+    return assignor
+
+
 def internal_topic_name(topology: str, bolt: str, grouping: Grouping) -> str:
     suffix = "global" if isinstance(grouping, Global) else "repartition"
     return f"{topology}-{bolt}-{suffix}"

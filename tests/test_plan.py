@@ -63,3 +63,22 @@ def test_co_partitioned_inputs_must_match() -> None:
 def test_missing_input_topic() -> None:
     with pytest.raises(ConfigError, match="input topic 'sentences' does not exist"):
         wordcount().build().resolve_partitions({})
+
+
+def test_cooperative_assignment_is_refused_where_inputs_must_be_co_partitioned() -> None:
+    from streamproc import KafkaSpout, Topology
+    from streamproc.errors import ConfigError
+    from streamproc.plan import check_assignor
+    from tests.support.bolts import Passthrough, wordcount
+
+    plan = wordcount().build()
+    assert check_assignor(plan, "cooperative-sticky") == "cooperative-sticky"  # one input per sub-topology
+    assert check_assignor(plan, "range") == "range"
+
+    joined = Topology("joined")
+    joined.spout("in", KafkaSpout(["a", "b"]))
+    joined.bolt("pass", Passthrough).shuffle("in")
+    with pytest.raises(ConfigError, match=r"reads several topics \(a, b\).* only the range assignor"):
+        check_assignor(joined.build(), "cooperative-sticky")
+    with pytest.raises(ConfigError, match="unknown assignor 'roundrobin'"):
+        check_assignor(plan, "roundrobin")

@@ -16,6 +16,7 @@ from streamproc.errors import ConfigError
 from streamproc.kafka.config import parse_overrides
 from streamproc.loader import load_topology
 from streamproc.monitoring.fanin import SupervisorMonitor
+from streamproc.plan import ASSIGNORS, check_assignor
 from streamproc.runtime.policy import ON_ERROR_CHOICES
 from streamproc.runtime.process import Supervisor, configure_logging
 from streamproc.runtime.settings import WorkerSettings
@@ -63,6 +64,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--state-dir", type=Path, default=Path("state"), help="where RocksDB stores live (./state)")
     parser.add_argument("--commit-interval", type=_positive_float, default=5.0, metavar="SECONDS",
                         help="seconds between checkpoints (default 5)")
+    parser.add_argument("--assignor", choices=ASSIGNORS, default="range",
+                        help="partition assignment: range (default; needed when a sub-topology reads several topics) "
+                             "or cooperative-sticky (a rebalance moves only the partitions that change owner)")
     parser.add_argument("--standby-replicas", type=_non_negative_int, default=0, metavar="N",
                         help="keep warm copies of the stores of the N partitions on each side of every partition a "
                              "worker owns, so a takeover restores only the changelog's tail (default 0)")
@@ -85,7 +89,7 @@ def handle(args: argparse.Namespace) -> int:
     configure_logging(level, prefix="[supervisor] ")
     overrides = parse_overrides(args.overrides)
     topology = load_topology(args.target)
-    topology.build()  # fail here, once, rather than in every worker
+    check_assignor(topology.build(), args.assignor)  # fail here, once, rather than in every worker
     bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
     if args.state_dir.exists() and not args.state_dir.is_dir():
         raise ConfigError(f"--state-dir {args.state_dir} exists and is not a directory")
@@ -118,6 +122,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         overrides=overrides,
         create_inputs=EMBEDDED_INPUT_PARTITIONS if broker else None,
         standby_replicas=args.standby_replicas,
+        assignor=args.assignor,
     )
     if monitor is not None:
         monitor.start()

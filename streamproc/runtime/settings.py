@@ -25,6 +25,9 @@ class WorkerSettings:
     replication_factor: int = -1
     #: Create missing input topics with this many partitions (the embedded development broker only).
     create_inputs: int | None = None
+    #: The consumer group's partition assignor: "range" (default; co-locates partition p of every input of a
+    #: sub-topology) or "cooperative-sticky" (moves only the partitions that must move on a rebalance).
+    assignor: str = "range"
     #: Warm copies of the stores of this many neighbouring partitions on each side (runtime/standby.py).
     standby_replicas: int = 0
     #: Stop when this process is no longer our parent (the supervisor died).

@@ -27,7 +27,7 @@ from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
 from streamproc.kafka.topics import ensure_internal_topics, sink_topics
 from streamproc.metrics import RuntimeMetrics, Tally
-from streamproc.plan import Plan, SubTopology
+from streamproc.plan import Plan, SubTopology, check_assignor
 from streamproc.runtime.checkpoint import Checkpointer
 from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes
 from streamproc.runtime.output import Output
@@ -116,7 +116,9 @@ class Worker:
         self.output = Output(config=producer_config(s.bootstrap_servers, s.overrides, self._client_id))
         self.producer = self.output.producer
         self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output, self.metrics.failed)
-        self.consumer = new_consumer(consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id))
+        config = consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id)
+        config["partition.assignment.strategy"] = check_assignor(self.plan, s.assignor)
+        self.consumer = new_consumer(config)
         self.restorer = ChangelogRestorer(
             new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id),
                          "restore consumer"),
@@ -274,10 +276,20 @@ class Worker:
         sub = self._sub_of_topic[topic]
         return sub, (sub.id, partition)
 
+    def _cooperative(self, consumer: Any) -> bool:
+        """Whether rebalances are incremental (confluent-kafka does not expose librdkafka's answer)."""
+        return self.settings.assignor == "cooperative-sticky"
+
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        consumer.assign(partitions)
+        # Eager: the full new assignment. Cooperative: only the partitions added to the current one.
+        if self._cooperative(consumer):
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
         if not partitions:
             self._in_group = True
+            if self.standby is not None:
+                self.standby.update(self.standby.wanted(self.tasks, self.partitions))
             return
         consumer.pause(partitions)
         committed = {
@@ -333,14 +345,20 @@ class Worker:
         log.info("task %s ready: processing %s", task.id, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        self._in_group = False  # the eager protocol assigns again (all partitions) after a revocation
+        cooperative = self._cooperative(consumer)
+        if not cooperative:
+            self._in_group = False  # the eager protocol assigns again (all partitions) after a revocation
         if not self._failed:
             self.checkpoint()
         self._close_tasks(partitions, "revoke")
+        if cooperative:
+            consumer.incremental_unassign(partitions)
         log.info("revoked %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing")
 
     def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         self._in_group = False
+        if self._cooperative(consumer):
+            consumer.incremental_unassign(partitions)
         log.warning("lost %s without a checkpoint (session expired); uncommitted work will be redone",
                     ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
         for key in {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}:
