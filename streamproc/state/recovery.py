@@ -133,7 +133,7 @@ class ChangelogRestorer:
         topic: str | None = None
         partition = -1
         restoring: _Restoring | None = None
-        entries: list[tuple[bytes, bytes | None]] = []
+        entries: list[tuple[bytes, bytes | None]] | None = None
         verdicts: dict[bytes | None, bool] = {}
         last = None
         read = 0
@@ -144,8 +144,8 @@ class ChangelogRestorer:
                 last = None
                 topic, partition = msg.topic(), msg.partition()
                 restoring = self._active.get((topic, partition))
+                entries = None
                 if restoring is not None:
-                    entries = batches.setdefault((topic, partition), [])
                     verdicts = restoring.verdicts
             if restoring is None:
                 continue
@@ -162,6 +162,8 @@ class ChangelogRestorer:
             restoring.at_eof = False
             last = msg
             read += 1
+            if entries is None:  # a batch entry only for runs with records (its position is written)
+                entries = batches.setdefault((msg.topic(), partition), [])
             headers = msg.headers()
             raw = headers[0][1] if headers and headers[0][0] == SOURCE_HEADER else _source_header(headers)
             verdict = verdicts.get(raw)
@@ -180,7 +182,7 @@ class ChangelogRestorer:
             restoring = self._active[tp]
             restoring.applied += len(batch)
             restoring.store.db.write(batch, {CHANGELOG_OFFSET: encode_offset(restoring.position)})
-            if self._on_restored is not None:
+            if self._on_restored is not None and batch:
                 self._on_restored(restoring.store.spec.name, len(batch))
         return self._finish()
 
