@@ -2,9 +2,9 @@
 
 Defaults encode the framework's guarantees (manual commits, idempotent producer, range
 assignment so that co-partitioned topics land on the same task, read_committed consumers; under
-exactly-once a transactional producer). ``-X key=value`` settings are
-applied last to every client they concern, so TLS/SASL and tuning reach all of them; settings
-that only one kind of client understands are kept from the others, which would warn about them.
+exactly-once a transactional producer). ``-X key=value`` settings are applied last to every
+client they concern, so TLS/SASL and tuning reach all of them; settings that only one kind of
+client understands are kept from the others, which would warn about them.
 """
 
 from __future__ import annotations
@@ -128,8 +128,9 @@ def transaction_timeout_ms(commit_interval: float) -> int:
 
     A live worker's transaction lasts about one commit interval, plus a batch and a checkpoint; one
     that outlives the timeout is aborted by the broker and its worker restarts (fenced). A crashed
-    worker's transaction holds back read_committed readers of what it wrote for that long, which is
-    why it is not the librdkafka default of 60 s (Kafka Streams uses 10 s with 100 ms commits).
+    worker's transaction holds back read_committed readers of what it wrote until a restarted worker
+    takes its transactional id over, or else for that long: hence not librdkafka's default of 60 s
+    (Kafka Streams uses 10 s, with 100 ms commits).
     """
     return int((10.0 + 2 * commit_interval) * 1000)
 
@@ -139,8 +140,8 @@ def producer_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str
     """With ``transactional_id``, a transactional producer whose transactions time out after
     ``transaction_timeout`` ms (unless -X transaction.timeout.ms says otherwise)."""
     if "transactional.id" in overrides:
-        raise ConfigError("-X transactional.id: streamproc gives every worker process its own; "
-                          "run with --guarantee exactly-once for transactions")
+        raise ConfigError("-X transactional.id: streamproc gives each worker its own (leased in the state "
+                          "directory); run with --guarantee exactly-once for transactions")
     conf = _base(bootstrap, client_id)
     conf.update({
         "enable.idempotence": "true",

@@ -153,6 +153,8 @@ def test_an_aborted_transaction_commits_no_offsets_and_never_reaches_state(broke
         run.close()
 
     # The changelog holds both transactions' records; a restore applies the committed one's only.
+    written = read_all(broker, run.changelog, client={"isolation.level": "read_uncommitted"})
+    assert len(written) == 2 * len(KEYS)
     counts_restored, applied = restore(run, 10, tmp_path / "restored")
     assert counts_restored == expected_counts(10)
     assert applied == len(KEYS)

@@ -133,5 +133,5 @@ def test_a_transactional_producer_config() -> None:
     assert producer_config("k", {"transaction.timeout.ms": "60000"}, "c", "wc-abc-0", 20000)[
         "transaction.timeout.ms"] == "60000"
     assert "transactional.id" not in producer_config("k", {}, "c")
-    with pytest.raises(ConfigError, match="gives every worker process its own"):
+    with pytest.raises(ConfigError, match="gives each worker its own"):
         producer_config("k", {"transactional.id": "mine"}, "c")
