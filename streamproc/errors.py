@@ -49,5 +49,11 @@ class CheckpointError(StreamprocError):
     """A checkpoint could not complete; nothing was committed and the tasks restart from the last commit."""
 
 
+class ProducerFencedError(CheckpointError):
+    """Under exactly-once, the broker refused this worker's transactional producer: a newer producer took
+    its transactional id, or the broker aborted its transaction. Its open transaction is aborted, so the
+    worker must stop without committing; a restart registers the id again with a new producer."""
+
+
 class StateError(StreamprocError):
     """A state store is unusable (locked by another process, corrupt, or used outside a keyed context)."""

@@ -19,7 +19,7 @@ from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.plan import ASSIGNORS, check_assignor
 from streamproc.runtime.policy import ON_ERROR_CHOICES
 from streamproc.runtime.process import Supervisor, configure_logging
-from streamproc.runtime.settings import WorkerSettings
+from streamproc.runtime.settings import GUARANTEES, WorkerSettings
 
 log = logging.getLogger("streamproc.run")
 BOOTSTRAP_ENV = "STREAMPROC_BOOTSTRAP_SERVERS"
@@ -72,6 +72,11 @@ def register(commands: Any) -> None:
                              "worker owns, so a takeover restores only the changelog's tail (default 0)")
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="fail",
                         help="a message a component cannot handle: stop (fail), dead-letter it (dlq), or skip it")
+    parser.add_argument("--guarantee", choices=GUARANTEES, default="at-least-once",
+                        help="at-least-once (default): exact state, outputs may repeat after a failure; exactly-once: "
+                             "outputs, state changes and input offsets commit in one Kafka transaction per "
+                             "checkpoint, so read_committed consumers see each output once (needs transactions "
+                             "on the broker)")
     parser.add_argument("--group-id", help="consumer group id (default: the topology name)")
     parser.add_argument("-X", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="librdkafka setting for every client, e.g. -X security.protocol=SSL (repeatable); "
@@ -119,6 +124,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         state_dir=args.state_dir.resolve(),
         commit_interval=args.commit_interval,
         on_error=args.on_error,
+        guarantee=args.guarantee,
         overrides=overrides,
         create_inputs=EMBEDDED_INPUT_PARTITIONS if broker else None,
         standby_replicas=args.standby_replicas,

@@ -1,9 +1,10 @@
 """librdkafka configurations for every client a worker creates.
 
 Defaults encode the framework's guarantees (manual commits, idempotent producer, range
-assignment so that co-partitioned topics land on the same task). ``-X key=value`` settings are
-applied last to every client they concern, so TLS/SASL and tuning reach all of them; settings
-that only one kind of client understands are kept from the others, which would warn about them.
+assignment so that co-partitioned topics land on the same task, read_committed consumers; under
+exactly-once a transactional producer). ``-X key=value`` settings are applied last to every
+client they concern, so TLS/SASL and tuning reach all of them; settings that only one kind of
+client understands are kept from the others, which would warn about them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ _librdkafka_log = logging.getLogger("streamproc.librdkafka")
 
 #: Settings the runtime depends on for correctness: overriding them would break at-least-once.
 _PROTECTED_CONSUMER = {"enable.auto.commit": "false", "enable.auto.offset.store": "false"}
+#: Exactly-once also needs consumers that skip aborted transactions (librdkafka's default, made explicit).
+_READ_COMMITTED = {"isolation.level": "read_committed"}
 
 _CONSUMER_ONLY = (
     "session.timeout.ms", "heartbeat.interval.ms", "fetch.", "auto.offset.reset", "max.poll.interval.ms",
@@ -89,31 +92,56 @@ def _base(bootstrap: str, client_id: str) -> dict[str, Any]:
     return {"bootstrap.servers": bootstrap, "client.id": client_id, "logger": _librdkafka_log}
 
 
-def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any], client_id: str) -> dict[str, Any]:
+def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any], client_id: str,
+                    exactly_once: bool = False) -> dict[str, Any]:
+    """``exactly_once``: refuse ``isolation.level=read_uncommitted``, which would read aborted records."""
     bad = {k: v for k, v in overrides.items() if k in _PROTECTED_CONSUMER and v != _PROTECTED_CONSUMER[k]}
     if bad:
         raise ConfigError(f"{bad} would commit offsets before outputs are acknowledged; streamproc commits them itself")
+    level = overrides.get("isolation.level", "read_committed")
+    if exactly_once and level != "read_committed":
+        raise ConfigError(f"-X isolation.level={level} would read records of aborted transactions; "
+                          "--guarantee exactly-once needs read_committed")
     conf = _base(bootstrap, client_id)
     conf.update({
         "group.id": group_id,
         "auto.offset.reset": "earliest",
         "partition.assignment.strategy": "range",
         "enable.partition.eof": "false",
+        **_READ_COMMITTED,
     })
     conf.update({k: v for k, v in overrides.items() if not k.startswith(_PRODUCER_ONLY)})
     conf.update(_PROTECTED_CONSUMER)
     return conf
 
 
-def restore_consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any], client_id: str
-                            ) -> dict[str, Any]:
+def restore_consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any], client_id: str,
+                            exactly_once: bool = False) -> dict[str, Any]:
     """Assign-only (never joins or commits for the group); reports EOF so "caught up" can be judged."""
-    conf = consumer_config(bootstrap, group_id + "-restore", overrides, client_id + "-restore")
+    conf = consumer_config(bootstrap, group_id + "-restore", overrides, client_id + "-restore", exactly_once)
     conf.update({"enable.partition.eof": "true", "auto.offset.reset": "earliest"})
     return conf
 
 
-def producer_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str) -> dict[str, Any]:
+def transaction_timeout_ms(commit_interval: float) -> int:
+    """How long the broker lets a transaction stay open: two commit intervals and 10 s to spare.
+
+    A live worker's transaction lasts about one commit interval, plus a batch and a checkpoint; one
+    that outlives the timeout is aborted by the broker and its worker restarts (fenced). A crashed
+    worker's transaction holds back read_committed readers of what it wrote until a restarted worker
+    takes its transactional id over, or else for that long: hence not librdkafka's default of 60 s
+    (Kafka Streams uses 10 s, with 100 ms commits).
+    """
+    return int((10.0 + 2 * commit_interval) * 1000)
+
+
+def producer_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str,
+                    transactional_id: str | None = None, transaction_timeout: int | None = None) -> dict[str, Any]:
+    """With ``transactional_id``, a transactional producer whose transactions time out after
+    ``transaction_timeout`` ms (unless -X transaction.timeout.ms says otherwise)."""
+    if "transactional.id" in overrides:
+        raise ConfigError("-X transactional.id: streamproc gives each worker its own (leased in the state "
+                          "directory); run with --guarantee exactly-once for transactions")
     conf = _base(bootstrap, client_id)
     conf.update({
         "enable.idempotence": "true",
@@ -122,6 +150,10 @@ def producer_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str
         "partitioner": "murmur2_random",
         "queue.buffering.max.messages": "500000",
     })
+    if transactional_id is not None:
+        conf["transactional.id"] = transactional_id
+        if transaction_timeout is not None:
+            conf["transaction.timeout.ms"] = str(transaction_timeout)
     conf.update({k: v for k, v in overrides.items() if not k.startswith(_CONSUMER_ONLY)})
     return conf
 

@@ -3,11 +3,16 @@
 1. flush batching bolts, then send one changelog record per dirty key;
 2. flush the producer: every output, internal and changelog record is acknowledged, or nothing
    below is done (CheckpointError; the caller discards the write caches and restarts the tasks);
-3. commit the input offsets, synchronously;
+3. commit the input offsets (``commit``);
 4. write each store's WriteBatch (values, changelog position, processed offsets).
 
 A crash between 3 and 4 leaves local state behind the changelog, which recovery replays; a crash
 before 3 leaves changelog records whose source offsets are not committed, which recovery skips.
+
+The ``commit`` of step 3 is the guarantee's: under at-least-once a synchronous offset commit;
+under exactly-once (streamproc.runtime.transaction) ``send_offsets_to_transaction`` and
+``commit_transaction``, so that the records of steps 1-2 and the offsets become visible together.
+Step 2 stays first under both: its delivery reports give the changelog positions step 4 stores.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from streamproc.errors import CheckpointError
-from streamproc.runtime.output import Output
+from streamproc.runtime.output import Output, is_fencing
 from streamproc.runtime.task import Task
 from streamproc.state.changelog import TopicPartition
 
@@ -51,13 +56,17 @@ class Checkpointer:
             self._output.flush(self._flush_timeout)
             failed = [e for task in tasks for e in task.delivery_errors()]
             if failed:
+                fenced = next((e for e in failed if is_fencing(e)), None)
+                if fenced is not None:
+                    raise self._output.fenced_error(fenced)
                 raise CheckpointError(f"{len(failed)} changelog records failed to send, first: {failed[0]}")
             offsets = {tp: o for task in tasks for tp, o in task.commit_offsets().items()}
-            if offsets:
-                try:
-                    self._commit(offsets)
-                except Exception as exc:
-                    raise CheckpointError(f"committing offsets failed: {exc}") from exc
+            try:
+                self._commit(offsets)  # called with no offsets too: a transaction must end all the same
+            except CheckpointError:
+                raise
+            except Exception as exc:
+                raise CheckpointError(f"committing offsets failed: {exc}") from exc
         except BaseException:
             for task in tasks:
                 task.discard()

@@ -63,6 +63,9 @@ class ErrorPolicy:
             # A registry outage is not the message's fault: dead-lettering or skipping would lose good
             # messages for as long as it lasts. Stop without committing; the supervisor restarts the worker.
             raise error.cause
+        producer_failed = self._output.producer_failure(error.cause)
+        if producer_failed is not None:  # e.g. a fenced transactional producer: not the message's fault either
+            raise producer_failed from error.cause
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         if self._on_failure is not None:
             self._on_failure(self.mode, error)

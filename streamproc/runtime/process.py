@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import disable_created_metrics
 
-from streamproc.errors import CheckpointError, ConfigError, ServiceError, TopologyError
+from streamproc.errors import CheckpointError, ConfigError, ProducerFencedError, ServiceError, TopologyError
 from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.monitoring.server import MonitoringServer
 from streamproc.redact import describe
@@ -88,6 +88,9 @@ def _run(worker: Worker) -> int:
     except (TopologyError, ConfigError) as exc:
         log.error("%s", exc)
         return EXIT_FATAL
+    except ProducerFencedError as exc:
+        log.error("%s", exc)
+        return EXIT_RETRY
     except CheckpointError as exc:
         log.error("checkpoint failed, nothing committed; restarting from the last commit: %s", exc)
         return EXIT_RETRY

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from streamproc.runtime.policy import OnError
+
+Guarantee = Literal["at-least-once", "exactly-once"]
+GUARANTEES: tuple[Guarantee, ...] = ("at-least-once", "exactly-once")
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,8 @@ class WorkerSettings:
     state_dir: Path = Path("state")
     commit_interval: float = 5.0
     on_error: OnError = "fail"
+    #: exactly-once: a transactional producer commits outputs, changelogs and offsets together.
+    guarantee: Guarantee = "at-least-once"
     #: librdkafka settings from -X, applied to every client. Hidden from repr: they may hold secrets.
     overrides: dict[str, Any] = field(default_factory=dict, repr=False)
     worker_index: int = 0

@@ -196,7 +196,7 @@ class Task:
         count, self.marks.duplicates = self.marks.duplicates, 0
         return count
 
-    def delivery_errors(self) -> list[str]:
+    def delivery_errors(self) -> list[Any]:
         return [e for store in self.stores.values() for e in store.delivery_errors()]
 
     def commit_stores(self) -> None:

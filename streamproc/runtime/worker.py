@@ -3,7 +3,9 @@
 Poll loop: consume a batch → hand each message to its partition's reader (which runs the bolts
 depth-first) → checkpoint when due. Rebalances checkpoint before giving partitions up, and new
 partitions stay paused until their stores are restored, while the loop keeps polling so that
-the consumer stays in the group.
+the consumer stays in the group. Under exactly-once a checkpoint commits a transaction
+(streamproc.runtime.transaction); a worker that fails aborts its open transaction and exits, so
+that the supervisor restarts it from the last commit.
 
 Metrics stay off the per-message path: records read are counted per run of one partition's
 messages, latency is sampled once per batch, and lag and state size are measured at the
@@ -20,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, TopicPartition
 
-from streamproc.errors import ConfigError
+from streamproc.errors import CheckpointError, ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka import reading
 from streamproc.kafka.clients import new_consumer
@@ -35,6 +37,7 @@ from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.settings import WorkerSettings
 from streamproc.runtime.standby import StandbyKeeper
 from streamproc.runtime.task import Task
+from streamproc.runtime.transaction import Transactions
 from streamproc.state.changelog import TopicPartition as TP
 from streamproc.state.recovery import ChangelogRestorer
 
@@ -63,6 +66,8 @@ class Worker:
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
         self._probe: Consumer | None = None
         self.standby: StandbyKeeper | None = None
+        #: The transactional producer's transactions, under exactly-once only.
+        self.transactions: Transactions | None = None
         #: A topic to ask the consumer about after the current consume(), to start fetching at once.
         self._wake_fetcher: str | None = None
         self._component_of = reader_components(plan)
@@ -113,14 +118,19 @@ class Worker:
 
     def _create_clients(self) -> None:
         s = self.settings
-        self.output = Output(config=producer_config(s.bootstrap_servers, s.overrides, self._client_id))
+        eos = s.guarantee == "exactly-once"
+        if eos:
+            self.transactions = Transactions.for_worker(s, self._client_id, self._group_metadata)
+            self.output = self.transactions.output
+        else:
+            self.output = Output(config=producer_config(s.bootstrap_servers, s.overrides, self._client_id))
         self.producer = self.output.producer
         self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output, self.metrics.failed)
-        config = consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id)
+        config = consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos)
         config["partition.assignment.strategy"] = check_assignor(self.plan, s.assignor)
         self.consumer = new_consumer(config)
         self.restorer = ChangelogRestorer(
-            new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id),
+            new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos),
                          "restore consumer"),
             on_restored=self.metrics.restored,
             true_end=self._true_end,
@@ -130,6 +140,9 @@ class Worker:
             self.standby = StandbyKeeper(
                 self.plan, reading.reader(s.bootstrap_servers, s.overrides, self._client_id + "-standby"),
                 s.state_dir, s.standby_replicas)
+
+    def _group_metadata(self) -> Any:
+        return self.consumer.consumer_group_metadata()
 
     def _true_end(self, topic: str, partition: int) -> int:
         """A changelog's end as a fetch reports it (asked rarely, so the consumer is made on first use)."""
@@ -142,10 +155,14 @@ class Worker:
     def run(self) -> None:
         self._prepare_topics()
         self._create_clients()
+        guarantee: str = self.settings.guarantee
+        if self.transactions is not None:
+            self.transactions.start()
+            guarantee += f", transactional.id {self.transactions.transactional_id}"
         topics = self.plan.source_topics()
         self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
-        log.info("worker %d of %r joined group %r, reading %s",
-                 self.settings.worker_index, self.plan.name, self.settings.group_id, topics)
+        log.info("worker %d of %r joined group %r, reading %s (%s)",
+                 self.settings.worker_index, self.plan.name, self.settings.group_id, topics, guarantee)
         try:
             self._loop()
             self.checkpoint()
@@ -160,7 +177,7 @@ class Worker:
         next_checkpoint = time.monotonic() + interval
         batch_size = self.settings.batch_size
         consume = self.consumer.consume
-        poll_producer = self.producer.poll
+        poll_producer = self.output.poll
         standby = self.standby
         while not self._stopping:
             restoring = self.restorer.busy
@@ -246,8 +263,11 @@ class Worker:
     # --- checkpoints -----------------------------------------------------------------------------
     def _commit(self, offsets: dict[TP, int]) -> None:
         try:
-            self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                                 asynchronous=False)
+            if self.transactions is not None:
+                self.transactions.commit(offsets)
+            elif offsets:
+                self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                     asynchronous=False)
         except Exception:
             self.metrics.commit_failed()
             raise
@@ -361,10 +381,16 @@ class Worker:
             consumer.incremental_unassign(partitions)
         log.warning("lost %s without a checkpoint (session expired); uncommitted work will be redone",
                     ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
+        if self.transactions is not None:
+            self.transactions.abort()  # it holds the lost tasks' records: another worker redoes them
         for key in {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}:
             if key in self.tasks:
                 self.tasks[key].discard()
         self._close_tasks(partitions, "lost")
+        if self.transactions is not None and self.tasks:
+            # Only a cooperative assignor loses some partitions: the abort took the others' records as well.
+            raise CheckpointError("partitions were lost while others stay assigned, and aborting the transaction "
+                                  "dropped the records of those too; restarting from the last commit")
 
     def _close_tasks(self, partitions: list[Any], kind: str) -> None:
         keys = {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}
@@ -382,6 +408,8 @@ class Worker:
 
     # --- shutdown --------------------------------------------------------------------------------
     def _shutdown(self) -> None:
+        if self._failed and self.transactions is not None:
+            self.transactions.abort_on_exit()  # before leaving the group, so that the next owner need not wait
         consumer = getattr(self, "consumer", None)
         if consumer is not None:
             try:
@@ -396,6 +424,8 @@ class Worker:
         if self.standby is not None:
             self.standby.close()
         producer = getattr(self, "producer", None)
-        if producer is not None:
+        if producer is not None and self.transactions is None:  # a transaction was committed or aborted
             producer.flush(10)
+        if self.transactions is not None:
+            self.transactions.close()
         log.info("worker %d of %r stopped", self.settings.worker_index, self.plan.name)

@@ -49,7 +49,8 @@ class StorePartition:
         self._ctx = SerdeContext(changelog, is_key=False)
         self._staged: list[tuple[bytes, bytes | None]] = []
         self._max_delivered = -1
-        self._delivery_errors: list[str] = []
+        #: KafkaErrors of failed changelog sends (kept as errors: a fencing one means something else).
+        self._delivery_errors: list[Any] = []
 
     # --- reads and writes, by storage key -------------------------------------------------------
     def get(self, key: bytes) -> Any:
@@ -117,13 +118,13 @@ class StorePartition:
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
-            self._delivery_errors.append(str(err))
+            self._delivery_errors.append(err)
             return
         offset = msg.offset()
         if offset > self._max_delivered:
             self._max_delivered = offset
 
-    def delivery_errors(self) -> list[str]:
+    def delivery_errors(self) -> list[Any]:
         return list(self._delivery_errors)
 
     def commit_local(self, processed: Mapping[TopicPartition, int]) -> None:

@@ -81,3 +81,31 @@ def test_client_settings_from_x_flags() -> None:
         parse_overrides(["delivery.report.only.error=yes"])
     with pytest.raises(ConfigError, match="would commit offsets before outputs are acknowledged"):
         consumer_config("b:9092", "g", {"enable.auto.commit": "true"}, "c")
+
+
+def test_guarantee_option(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--help"])
+    assert exit_info.value.code == 0
+    assert "--guarantee {at-least-once,exactly-once}" in " ".join(capsys.readouterr().out.split())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", WORDCOUNT, "--guarantee", "twice"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'twice'" in capsys.readouterr().err
+
+    from streamproc.cli import run
+    from streamproc.runtime.settings import WorkerSettings
+
+    started: list[WorkerSettings] = []
+
+    class Recording:
+        def __init__(self, target: str, settings: WorkerSettings, *args: object, **kwargs: object) -> None:
+            started.append(settings)
+
+        def run(self) -> int:
+            return 0
+
+    monkeypatch.setattr(run, "Supervisor", Recording)
+    assert main(["run", WORDCOUNT, "--bootstrap-servers", "k:9092"]) == 0
+    assert main(["run", WORDCOUNT, "--bootstrap-servers", "k:9092", "--guarantee", "exactly-once"]) == 0
+    assert [s.guarantee for s in started] == ["at-least-once", "exactly-once"]

@@ -15,6 +15,7 @@ from streamproc.kafka.config import (
     parse_overrides,
     producer_config,
     restore_consumer_config,
+    transaction_timeout_ms,
 )
 
 #: Every security setting librdkafka has (its CONFIGURATION.md), as -X would pass them.
@@ -115,3 +116,22 @@ def test_settings_file_errors_name_the_line_not_the_secret(tmp_path: Path) -> No
     assert "hunter2" not in str(error.value)
     with pytest.raises(ConfigError, match=r"-X @.*absent\.properties: cannot read the settings file"):
         parse_overrides([f"@{tmp_path / 'absent.properties'}"])
+
+
+def test_consumers_read_committed_and_exactly_once_insists() -> None:
+    for build in (consumer_config, restore_consumer_config):
+        assert build("k", "g", {}, "c")["isolation.level"] == "read_committed"
+        assert build("k", "g", {"isolation.level": "read_uncommitted"}, "c")["isolation.level"] == "read_uncommitted"
+        with pytest.raises(ConfigError, match="would read records of aborted transactions"):
+            build("k", "g", {"isolation.level": "read_uncommitted"}, "c", True)
+
+
+def test_a_transactional_producer_config() -> None:
+    config = producer_config("k", {}, "c", "wc-abc-0", transaction_timeout_ms(5.0))
+    assert config["transactional.id"] == "wc-abc-0"
+    assert config["transaction.timeout.ms"] == "20000"
+    assert producer_config("k", {"transaction.timeout.ms": "60000"}, "c", "wc-abc-0", 20000)[
+        "transaction.timeout.ms"] == "60000"
+    assert "transactional.id" not in producer_config("k", {}, "c")
+    with pytest.raises(ConfigError, match="gives each worker its own"):
+        producer_config("k", {"transactional.id": "mine"}, "c")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from confluent_kafka import KafkaError
 
-from streamproc.errors import CheckpointError
+from streamproc.errors import CheckpointError, ProducerFencedError
 from streamproc.runtime.dedupe import MARKS_KEY
 from streamproc.testing import TopologyTestDriver
 from tests.support.bolts import wordcount
@@ -56,3 +57,13 @@ def test_delivery_error_fails_the_checkpoint(driver: TopologyTestDriver) -> None
     with pytest.raises(CheckpointError, match="failed to send"):
         driver.checkpoint()
     assert driver.committed == {}
+
+
+def test_a_fenced_changelog_record_fails_the_checkpoint_as_fencing(driver: TopologyTestDriver) -> None:
+    driver.send("sentences", "x", partition=1)
+    store = next(t.stores["counts"] for t in driver.tasks.values() if "counts" in t.stores)
+    store._on_delivery(KafkaError(KafkaError.PRODUCER_FENCED, "newer producer"), None)
+    with pytest.raises(ProducerFencedError, match="newer producer"):
+        driver.checkpoint()
+    assert driver.committed == {}
+    assert driver.output_.fenced, "a fenced worker must not try to abort: the broker already did"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
-from streamproc.errors import ProcessingError, ServiceError
+from streamproc.errors import CheckpointError, ProcessingError, ServiceError
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy, OnError, StopProcessing
 from streamproc.testing import MemoryMessage, MemoryProducer
@@ -36,3 +37,24 @@ def test_an_unreachable_service_is_not_the_messages_fault(mode: OnError) -> None
     with pytest.raises(ServiceError, match="registry down"):
         policy.handle(ProcessingError("in", ServiceError("registry down")), msg)
     assert failures == [] and producer.topics == {}
+
+
+@pytest.mark.parametrize("mode", ["fail", "dlq", "skip"])
+def test_a_failed_producer_is_not_the_messages_fault(mode: OnError) -> None:
+    """A transactional producer in error (fenced, its transaction failed) makes every send raise: the worker
+    restarts (CheckpointError), rather than stop for good (fail) or dead-letter or skip good messages."""
+    producer = MemoryProducer(lambda topic: 1, lambda: 1)
+    policy = ErrorPolicy(mode, "t", Output(producer))
+    msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
+    unusable = KafkaException(KafkaError(KafkaError._STATE, "Unable to produce message: Local: Erroneous state"))
+    with pytest.raises(CheckpointError, match="the producer cannot go on"):
+        policy.handle(ProcessingError("sink", unusable), msg)
+    assert producer.topics == {}
+
+
+def test_a_record_the_broker_refuses_still_follows_the_policy() -> None:
+    producer = MemoryProducer(lambda topic: 1, lambda: 1)
+    policy = ErrorPolicy("dlq", "t", Output(producer))
+    too_large = KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "Message size too large"))
+    policy.handle(ProcessingError("sink", too_large), MemoryMessage("in", 0, 7, b"k", b"v", None, 1))
+    assert len(producer.topics["t-dlq"][0]) == 1
