@@ -23,6 +23,14 @@ class ConfigError(StreamprocError):
     """A setting, CLI argument or environment is unusable (bad value, unreachable broker, missing topic)."""
 
 
+class BrokerUnreachable(ConfigError):
+    """No broker answered within the connect timeout.
+
+    On a worker's first start that is most likely a wrong address, and stopping with the message is
+    the help the user needs; on a restart the same address worked before, so it is an outage to wait out.
+    """
+
+
 class SerdeError(StreamprocError):
     """A key or value could not be (de)serialized."""
 

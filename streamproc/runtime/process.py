@@ -2,7 +2,9 @@
 
 Exit codes say what the supervisor should do: 0 a requested stop, EXIT_FATAL a problem that a
 restart cannot fix (bad topology or configuration, a failed message under ``--on-error fail``),
-anything else (a crash, a failed checkpoint, SIGKILL) a restart from the last commit.
+EXIT_UNREACHABLE no broker answered (fatal on a worker's first start, where it means a wrong
+address; waited out with restarts after that, where it means an outage), anything else (a crash,
+a failed checkpoint, SIGKILL) a restart from the last commit.
 
 With a monitor (``--metrics-port``), each worker serves its metrics on a free local port and sends
 the port to the supervisor through a pipe; see streamproc.monitoring.fanin.
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import disable_created_metrics
 
-from streamproc.errors import CheckpointError, ConfigError, ServiceError, TopologyError
+from streamproc.errors import BrokerUnreachable, CheckpointError, ConfigError, ServiceError, TopologyError
 from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.monitoring.server import MonitoringServer
 from streamproc.redact import describe
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FATAL = 3
 EXIT_RETRY = 4
+EXIT_UNREACHABLE = 5
 
 
 def configure_logging(level: int = logging.INFO, prefix: str = "") -> None:
@@ -85,6 +88,9 @@ def _run(worker: Worker) -> int:
     except StopProcessing as exc:
         log.error("%s", exc)
         return EXIT_FATAL
+    except BrokerUnreachable as exc:
+        log.error("%s", exc)
+        return EXIT_UNREACHABLE
     except (TopologyError, ConfigError) as exc:
         log.error("%s", exc)
         return EXIT_FATAL
@@ -119,6 +125,8 @@ class Supervisor:
         self.stop_timeout = stop_timeout
         self._context = multiprocessing.get_context("spawn")
         self._children: dict[int, multiprocessing.process.BaseProcess] = {}
+        #: Workers started more than once: for them an unreachable broker is an outage, not a wrong address.
+        self._restarted: set[int] = set()
         self._stopping = False
 
     def _spawn(self, index: int, restart: bool = False) -> None:
@@ -133,6 +141,8 @@ class Supervisor:
             name=f"streamproc-worker-{index}",
         )
         child.start()
+        if restart:
+            self._restarted.add(index)
         if report is not None:
             report.close()  # the child holds its own copy; EOF on ours then means it died before reporting
         self._children[index] = child
@@ -181,7 +191,7 @@ class Supervisor:
                 if self.monitor is not None:
                     self.monitor.worker_exited(index)
                 code = child.exitcode
-                if code == EXIT_FATAL:
+                if code == EXIT_FATAL or (code == EXIT_UNREACHABLE and index not in self._restarted):
                     log.error("worker %d stopped on an error a restart cannot fix; stopping all workers", index)
                     exit_code = EXIT_FATAL
                     self._stopping = True
@@ -192,7 +202,11 @@ class Supervisor:
                 delay = min(backoff.get(index, 0.25) * 2, 30.0)
                 backoff[index] = delay
                 restart_at[index] = now + delay
-                log.warning("worker %d exited with %s; restarting in %.1fs", index, code, delay)
+                if code == EXIT_UNREACHABLE:
+                    log.warning("worker %d cannot reach Kafka, which it reached before; retrying in %.1fs", index,
+                                delay)
+                else:
+                    log.warning("worker %d exited with %s; restarting in %.1fs", index, code, delay)
             if not self._children:
                 break
         self._stop_children()
