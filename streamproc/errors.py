@@ -59,3 +59,9 @@ class CheckpointError(StreamprocError):
 
 class StateError(StreamprocError):
     """A state store is unusable (locked by another process, corrupt, or used outside a keyed context)."""
+
+
+class CorruptStateError(StateError):
+    """A local store's files turned out damaged while in use (RocksDB verifies a data block only when it
+    reads it). Not the message's fault: the error policy does not apply; the worker discards the
+    directory and restarts, and the restart rebuilds the store from its changelog."""

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import disable_created_metrics
 
-from streamproc.errors import BrokerUnreachable, CheckpointError, ConfigError, ServiceError, TopologyError
+from streamproc.errors import (
+    BrokerUnreachable,
+    CheckpointError,
+    ConfigError,
+    CorruptStateError,
+    ServiceError,
+    TopologyError,
+)
 from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.monitoring.server import MonitoringServer
 from streamproc.redact import describe
@@ -96,6 +103,9 @@ def _run(worker: Worker) -> int:
         return EXIT_FATAL
     except CheckpointError as exc:
         log.error("checkpoint failed, nothing committed; restarting from the last commit: %s", exc)
+        return EXIT_RETRY
+    except CorruptStateError as exc:
+        log.error("%s; discarded it, restarting to rebuild it from the changelog", exc)
         return EXIT_RETRY
     except ServiceError as exc:
         log.error("%s; restarting from the last commit", exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamproc.errors import ProcessingError, ServiceError
+from streamproc.errors import CorruptStateError, ProcessingError, ServiceError
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy, OnError, StopProcessing
 from streamproc.testing import MemoryMessage, MemoryProducer
@@ -36,3 +36,15 @@ def test_an_unreachable_service_is_not_the_messages_fault(mode: OnError) -> None
     with pytest.raises(ServiceError, match="registry down"):
         policy.handle(ProcessingError("in", ServiceError("registry down")), msg)
     assert failures == [] and producer.topics == {}
+
+
+@pytest.mark.parametrize("mode", ["fail", "dlq", "skip"])
+def test_a_damaged_store_is_not_the_messages_fault(mode: OnError) -> None:
+    """A state read that meets a damaged file must not dead-letter, skip or fail the message: the worker
+    restarts and rebuilds the store, and the message is processed then."""
+    producer = MemoryProducer(lambda topic: 1, lambda: 1)
+    policy = ErrorPolicy(mode, "t", Output(producer))
+    msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
+    with pytest.raises(CorruptStateError, match="block checksum"):
+        policy.handle(ProcessingError("count", CorruptStateError("block checksum mismatch")), msg)
+    assert producer.topics == {}
