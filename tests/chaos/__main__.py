@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     config = ChaosConfig(messages=args.messages, kills=args.kills, outage=args.outage, guarantee=args.guarantee,
                          seed=args.seed)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="streamproc-chaos-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     print(f"chaos: {config.messages:,} messages, {config.kills} kills, {config.outage:.0f} s outage; "
           f"logs in {workdir}", flush=True)
     with proxied_broker(workdir / "broker.log") as (_, proxy):

@@ -2,9 +2,11 @@
 are SIGKILLed at random and targeted moments, a state directory is deleted once and the broker connection
 is cut once; then an independent reader checks every occurrence's output and every final count.
 
-Kill moments: ``random`` (a random delay into steady processing: mid-batch or mid-checkpoint, as it
-falls), ``restore`` (the moment a member logs that it starts restoring a store partition) and
-``rebalance`` (the moment a member logs an assignment or revocation). A kill takes either only the
+Kill moments, in turn: ``processing`` (every member owns partitions and has checkpointed since; the
+kill comes up to 1.5 s later, mid-batch or mid-checkpoint as it falls), ``restore`` (the moment a
+member logs that it starts restoring a store partition) and ``rebalance`` (the moment a member logs
+an assignment or revocation). A moment that does not come within ``moment_timeout`` becomes a
+``random`` kill after a delay drawn from ``kill_gap``. A kill takes either only the
 worker process (its supervisor restarts it) or the whole member (the driver restarts it).
 """
 
@@ -16,6 +18,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from tests.chaos.truth import expected_counts, verify_outputs, verify_store
 from tests.support.kafka import REPO, TopicTail, create_topic, unique
 from tests.support.proxy import TcpProxy
 
-MOMENTS = ("random", "restore", "rebalance")
+MOMENTS = ("processing", "restore", "rebalance", "random")
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,10 @@ class ChaosConfig:
     delete_state: bool = True
     seed: int = 1
     commit_interval: float = 1.0
-    #: Seconds between kills, drawn uniformly; the feed is spread over about the whole chaos phase.
+    #: Seconds before a kill at a random moment, drawn uniformly.
     kill_gap: tuple[float, float] = (2.0, 8.0)
+    #: Seconds per kill the feed is spread over: a kill and the rebalances after it take about this long.
+    seconds_per_kill: float = 12.0
     #: How long a targeted moment is awaited before the kill falls back to a random moment.
     moment_timeout: float = 20.0
     vocabulary: int = 500
@@ -53,7 +58,7 @@ class ChaosConfig:
 
     @property
     def feed_seconds(self) -> float:
-        return self.kills * sum(self.kill_gap) / 2 + self.outage
+        return self.kills * self.seconds_per_kill + self.outage
 
 
 @dataclass
@@ -177,7 +182,7 @@ class ChaosDriver:
         c = self.config
         deletion_at = c.kills // 3 if c.delete_state else -1
         outage_after = c.kills // 2 if c.outage > 0 else -1
-        moments = [MOMENTS[i % len(MOMENTS)] for i in range(c.kills)]
+        moments = [MOMENTS[i % 3] for i in range(c.kills)]
         self.rng.shuffle(moments)
         for number in range(c.kills):
             self._check_members()
@@ -195,24 +200,52 @@ class ChaosDriver:
                 self._outage(c.outage)
 
     def _await(self, moment: str) -> tuple[str, Member]:
-        """Wait for ``moment``; returns the moment met (random after a timeout) and the member to kill."""
-        if moment != "random":
-            marker = "restoring " if moment == "restore" else (" revoked ", " assigned ")
-            deadline = time.monotonic() + self.config.moment_timeout
+        """Wait for ``moment``; returns the moment met (``random`` when it did not come in time) and the
+        member to kill."""
+        timeout = self.config.moment_timeout
+        if moment == "processing":
+            if self._wait(self._all_processing, timeout):
+                time.sleep(self.rng.uniform(0.0, 1.5))  # some way into a batch or a checkpoint
+                return moment, self.rng.choice(self._up())
+        elif moment in ("restore", "rebalance"):
+            markers = ("restoring ",) if moment == "restore" else (" revoked ", " assigned ")
             for member in self.members:
                 member.new_log()
-            while time.monotonic() < deadline:
-                for member in self.members:
-                    if member.index in self._down or not member.alive:
-                        continue
-                    text = member.new_log()
-                    if (marker in text) if isinstance(marker, str) else any(m in text for m in marker):
-                        return moment, member
-                time.sleep(0.02)
-            moment = "random"
+            found: list[Member] = []
+
+            def seen() -> bool:
+                found.extend(m for m in self._up() if any(marker in m.new_log() for marker in markers))
+                return bool(found)
+
+            if self._wait(seen, timeout):
+                return moment, found[0]
         time.sleep(self.rng.uniform(*self.config.kill_gap))
-        candidates = [m for m in self.members if m.index not in self._down and m.alive]
-        return "random", self.rng.choice(candidates)
+        return "random", self.rng.choice(self._up())
+
+    def _up(self) -> list[Member]:
+        return [m for m in self.members if m.index not in self._down and m.alive]
+
+    def _all_processing(self) -> bool:
+        """Every member owns partitions and has checkpointed since its last assignment: no rebalance is on."""
+        if len(self._up()) < len(self.members):
+            return False
+        for member in self.members:
+            log = member.current_log()
+            assigned = log.rfind(" assigned ")
+            if assigned < 0 or max(log.rfind(" revoked "), log.rfind(" lost ")) > assigned:
+                return False
+            if "checkpoint:" not in log[assigned:]:
+                return False
+        return True
+
+    @staticmethod
+    def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.02)
+        return False
 
     def _kill_member(self, member: Member, delete_state: bool = False) -> None:
         member.kill_process()
