@@ -56,6 +56,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--state-dir", type=Path, default=Path("state"), help="where RocksDB stores live (./state)")
     parser.add_argument("--commit-interval", type=_positive_float, default=5.0, metavar="SECONDS",
                         help="seconds between checkpoints (default 5)")
+    parser.add_argument("--shutdown-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                        help="on SIGTERM/SIGINT, how long the final checkpoint and leaving the group may take "
+                             "before a worker gives up without committing more (default 30)")
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="fail",
                         help="a message a component cannot handle: stop (fail), dead-letter it (dlq), or skip it")
     parser.add_argument("--group-id", help="consumer group id (default: the topology name)")
@@ -107,6 +110,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         on_error=args.on_error,
         overrides=overrides,
         create_inputs=EMBEDDED_INPUT_PARTITIONS if broker else None,
+        shutdown_timeout=args.shutdown_timeout,
     )
     if monitor is not None:
         monitor.start()

@@ -27,3 +27,5 @@ class WorkerSettings:
     create_inputs: int | None = None
     #: Stop when this process is no longer our parent (the supervisor died).
     parent_pid: int | None = None
+    #: Seconds a graceful stop (final checkpoint, leaving the group) may take before the worker gives up.
+    shutdown_timeout: float = 30.0

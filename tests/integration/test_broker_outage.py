@@ -93,3 +93,33 @@ def test_a_30_second_broker_outage_mid_stream_loses_nothing(proxy: TcpProxy, tmp
         assert code == 0, running.log()[-3000:]
     finally:
         wc.close()
+
+
+def test_a_stop_that_cannot_finish_gives_up_at_the_shutdown_timeout(proxy: TcpProxy, tmp_path: Path) -> None:
+    """SIGTERM while the broker is cut off: the final checkpoint cannot flush, so the worker gives up at
+    --shutdown-timeout, says so and exits non-zero; nothing was committed, and the next run redoes the work."""
+    wc = WordCountRun(proxy.address, tmp_path, partitions=2)
+    try:
+        wc.feed(2000, seed=33)
+        running = wc.start("--commit-interval", "600", "--shutdown-timeout", "3")
+        try:
+            wc.wait_exact(running)
+            proxy.cut("blackhole")
+            code = running.stop(timeout=30)
+        finally:
+            proxy.restore()
+        log = running.log()
+        assert code == 6, log[-3000:]  # EXIT_STOP_TIMEOUT
+        assert "did not finish within the 3 s shutdown timeout (--shutdown-timeout); gave up" in log
+        assert "worker 0 did not stop gracefully (exit code 6)" in log
+        assert "stopped gracefully" not in log
+
+        wc.feed(500, seed=34)
+        second = wc.start()
+        try:
+            outputs = wc.wait_exact(second)
+        finally:
+            assert second.stop() == 0
+        assert outputs > sum(wc.expected.values()), "the first run's uncommitted outputs are produced again"
+    finally:
+        wc.close()
