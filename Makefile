@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test unit lint demo bench bench-restore broker up down clean
+.PHONY: install test unit lint demo bench bench-restore chaos broker up down clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ bench: install
 
 bench-restore: install
 	$(PY) bench/restore.py
+
+# 1,000,000 messages, 20 SIGKILLs, a deleted state directory and a 30 s broker outage; prints the summary.
+chaos: install
+	$(PY) -m tests.chaos --messages 1000000 --kills 20 --outage 30
 
 broker: install
 	$(VENV)/bin/streamproc broker

@@ -59,16 +59,22 @@ class EmbeddedBroker:
     With ``cert`` and ``key`` (PEM files) clients must connect with TLS (``security.protocol=SSL``);
     with ``client_ca`` too, they must also present a certificate signed by that CA. Tansu then
     listens on a private loopback port, advertising ``host:port``, where the TLS terminator listens.
+
+    ``advertised`` (``host:port``) replaces the address the broker gives clients in its metadata, for a
+    broker that clients reach through something else, such as a test's TCP proxy: a client told the
+    broker's own address would bypass it after the first metadata request.
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, log_path: Path | None = None, *,
-                 cert: Path | None = None, key: Path | None = None, client_ca: Path | None = None) -> None:
+                 cert: Path | None = None, key: Path | None = None, client_ca: Path | None = None,
+                 advertised: str | None = None) -> None:
         if (cert is None) != (key is None):
             raise ConfigError("the embedded broker needs both a TLS certificate and its key (--cert and --key)")
         if client_ca is not None and cert is None:
             raise ConfigError("--client-ca (mutual TLS) needs --cert and --key too")
         self.host = host
         self.port = port or free_port(host)
+        self.advertised = advertised or f"{host}:{self.port}"
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._tls_context = server_context(cert, key, client_ca) if cert is not None and key is not None else None
@@ -89,9 +95,9 @@ class EmbeddedBroker:
         return self._tls_context is not None
 
     def command(self) -> list[str]:
-        advertised = f"tcp://{self.host}:{self.port}"
-        listener = advertised if not self.tls else f"tcp://127.0.0.1:{self._tansu_port}"
-        return [str(find_tansu()), "broker", "--listener-url", listener, "--advertised-listener-url", advertised,
+        listener = f"tcp://{self._tansu_host}:{self._tansu_port}"
+        return [str(find_tansu()), "broker", "--listener-url", listener, "--advertised-listener-url",
+                f"tcp://{self.advertised}",
                 "--storage-engine", "memory://tansu/"]
 
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:

@@ -23,6 +23,14 @@ class ConfigError(StreamprocError):
     """A setting, CLI argument or environment is unusable (bad value, unreachable broker, missing topic)."""
 
 
+class BrokerUnreachable(ConfigError):
+    """No broker answered within the connect timeout.
+
+    On a worker's first start that is most likely a wrong address, and stopping with the message is
+    the help the user needs; on a restart the same address worked before, so it is an outage to wait out.
+    """
+
+
 class SerdeError(StreamprocError):
     """A key or value could not be (de)serialized."""
 
@@ -57,3 +65,9 @@ class ProducerFencedError(CheckpointError):
 
 class StateError(StreamprocError):
     """A state store is unusable (locked by another process, corrupt, or used outside a keyed context)."""
+
+
+class CorruptStateError(StateError):
+    """A local store's files turned out damaged while in use (RocksDB verifies a data block only when it
+    reads it). Not the message's fault: the error policy does not apply; the worker discards the
+    directory and restarts, and the restart rebuilds the store from its changelog."""

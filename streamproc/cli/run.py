@@ -70,6 +70,9 @@ def register(commands: Any) -> None:
     parser.add_argument("--standby-replicas", type=_non_negative_int, default=0, metavar="N",
                         help="keep warm copies of the stores of the N partitions on each side of every partition a "
                              "worker owns, so a takeover restores only the changelog's tail (default 0)")
+    parser.add_argument("--shutdown-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                        help="on SIGTERM/SIGINT, how long the final checkpoint and leaving the group may take "
+                             "before a worker gives up without committing more (default 30)")
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="fail",
                         help="a message a component cannot handle: stop (fail), dead-letter it (dlq), or skip it")
     parser.add_argument("--guarantee", choices=GUARANTEES, default="at-least-once",
@@ -129,6 +132,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         create_inputs=EMBEDDED_INPUT_PARTITIONS if broker else None,
         standby_replicas=args.standby_replicas,
         assignor=args.assignor,
+        shutdown_timeout=args.shutdown_timeout,
     )
     if monitor is not None:
         monitor.start()

@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]  # public, untyped export
 from confluent_kafka.cimpl import NewTopic
 
-from streamproc.errors import ConfigError
+from streamproc.errors import BrokerUnreachable, ConfigError
 from streamproc.kafka.clients import new_admin
 from streamproc.redact import scrub
 
@@ -64,7 +64,7 @@ def connect(config: Mapping[str, Any], timeout: float) -> AdminClient:
                     "check the -X security.protocol, ssl.* and sasl.* settings"
                 ) from None
             if time.monotonic() >= deadline:
-                raise ConfigError(
+                raise BrokerUnreachable(
                     f"cannot reach Kafka at {bootstrap} within {timeout:.0f}s ({scrub(exc.args[0].str(), config)}); "
                     "check --bootstrap-servers / STREAMPROC_BOOTSTRAP_SERVERS, that the broker is running and, "
                     "for a TLS or SASL listener, -X security.protocol"

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from streamproc.errors import ProcessingError, ServiceError
+from streamproc.errors import CorruptStateError, ProcessingError, ServiceError
 from streamproc.runtime.output import Output
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,9 @@ class ErrorPolicy:
         self._last_log = 0.0
 
     def handle(self, error: ProcessingError, msg: Any) -> None:
-        if isinstance(error.cause, ServiceError):
-            # A registry outage is not the message's fault: dead-lettering or skipping would lose good
-            # messages for as long as it lasts. Stop without committing; the supervisor restarts the worker.
+        if isinstance(error.cause, (ServiceError, CorruptStateError)):
+            # A registry outage or a damaged local store is not the message's fault: dead-lettering or
+            # skipping would lose good messages. Stop without committing; the supervisor restarts the worker.
             raise error.cause
         producer_failed = self._output.producer_failure(error.cause)
         if producer_failed is not None:  # e.g. a fenced transactional producer: not the message's fault either

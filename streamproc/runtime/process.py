@@ -2,7 +2,10 @@
 
 Exit codes say what the supervisor should do: 0 a requested stop, EXIT_FATAL a problem that a
 restart cannot fix (bad topology or configuration, a failed message under ``--on-error fail``),
-anything else (a crash, a failed checkpoint, SIGKILL) a restart from the last commit.
+EXIT_UNREACHABLE no broker answered (fatal on a worker's first start, where it means a wrong
+address; waited out with restarts after that, where it means an outage), EXIT_STOP_TIMEOUT a
+graceful stop that gave up at its --shutdown-timeout, anything else (a crash, a failed checkpoint,
+SIGKILL) a restart from the last commit.
 
 With a monitor (``--metrics-port``), each worker serves its metrics on a free local port and sends
 the port to the supervisor through a pipe; see streamproc.monitoring.fanin.
@@ -23,12 +26,21 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import disable_created_metrics
 
-from streamproc.errors import CheckpointError, ConfigError, ProducerFencedError, ServiceError, TopologyError
+from streamproc.errors import (
+    BrokerUnreachable,
+    CheckpointError,
+    ConfigError,
+    CorruptStateError,
+    ProducerFencedError,
+    ServiceError,
+    TopologyError,
+)
 from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.monitoring.server import MonitoringServer
 from streamproc.redact import describe
 from streamproc.runtime.policy import StopProcessing
 from streamproc.runtime.settings import WorkerSettings
+from streamproc.runtime.shutdown import StopTimer
 
 if TYPE_CHECKING:
     from streamproc.runtime.worker import Worker
@@ -38,6 +50,8 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FATAL = 3
 EXIT_RETRY = 4
+EXIT_UNREACHABLE = 5
+EXIT_STOP_TIMEOUT = 6
 
 
 def configure_logging(level: int = logging.INFO, prefix: str = "") -> None:
@@ -74,17 +88,24 @@ def run_worker(target: str, settings: WorkerSettings, report: Connection | None 
 
 
 def _run(worker: Worker) -> int:
+    timer = StopTimer(worker.settings.shutdown_timeout, EXIT_STOP_TIMEOUT)
+
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("received %s: stopping after a final checkpoint", signal.Signals(signum).name)
         worker.request_stop()
+        timer.arm()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
         worker.run()
+        timer.stopped()
     except StopProcessing as exc:
         log.error("%s", exc)
         return EXIT_FATAL
+    except BrokerUnreachable as exc:
+        log.error("%s", exc)
+        return EXIT_UNREACHABLE
     except (TopologyError, ConfigError) as exc:
         log.error("%s", exc)
         return EXIT_FATAL
@@ -93,6 +114,9 @@ def _run(worker: Worker) -> int:
         return EXIT_RETRY
     except CheckpointError as exc:
         log.error("checkpoint failed, nothing committed; restarting from the last commit: %s", exc)
+        return EXIT_RETRY
+    except CorruptStateError as exc:
+        log.error("%s; discarded it, restarting to rebuild it from the changelog", exc)
         return EXIT_RETRY
     except ServiceError as exc:
         log.error("%s; restarting from the last commit", exc)
@@ -108,10 +132,13 @@ def _child(target: str, settings: WorkerSettings, log_level: int, report: Connec
 
 
 class Supervisor:
-    """Runs N workers; restarts any that die; SIGTERM/SIGINT stop them all gracefully."""
+    """Runs N workers; restarts any that die; SIGTERM/SIGINT stop them all gracefully.
+
+    ``run`` returns EXIT_STOP_TIMEOUT when a worker did not stop gracefully (it gave up at its shutdown
+    timeout, or was killed ``stop_grace`` seconds after it)."""
 
     def __init__(self, target: str, settings: WorkerSettings, workers: int, log_level: int = logging.INFO,
-                 stop_timeout: float = 60.0, monitor: SupervisorMonitor | None = None) -> None:
+                 stop_grace: float = 15.0, monitor: SupervisorMonitor | None = None) -> None:
         self.target = target
         self.monitor = monitor
         #: Per worker, the pipe its metrics port arrives on (until it does).
@@ -119,9 +146,12 @@ class Supervisor:
         self.settings = replace(settings, parent_pid=os.getpid())
         self.count = workers
         self.log_level = log_level
-        self.stop_timeout = stop_timeout
+        #: The workers bound their own stop (settings.shutdown_timeout); this much later they are killed.
+        self.stop_timeout = settings.shutdown_timeout + stop_grace
         self._context = multiprocessing.get_context("spawn")
         self._children: dict[int, multiprocessing.process.BaseProcess] = {}
+        #: Workers started more than once: for them an unreachable broker is an outage, not a wrong address.
+        self._restarted: set[int] = set()
         self._stopping = False
 
     def _spawn(self, index: int, restart: bool = False) -> None:
@@ -136,6 +166,8 @@ class Supervisor:
             name=f"streamproc-worker-{index}",
         )
         child.start()
+        if restart:
+            self._restarted.add(index)
         if report is not None:
             report.close()  # the child holds its own copy; EOF on ours then means it died before reporting
         self._children[index] = child
@@ -184,7 +216,7 @@ class Supervisor:
                 if self.monitor is not None:
                     self.monitor.worker_exited(index)
                 code = child.exitcode
-                if code == EXIT_FATAL:
+                if code == EXIT_FATAL or (code == EXIT_UNREACHABLE and index not in self._restarted):
                     log.error("worker %d stopped on an error a restart cannot fix; stopping all workers", index)
                     exit_code = EXIT_FATAL
                     self._stopping = True
@@ -195,23 +227,35 @@ class Supervisor:
                 delay = min(backoff.get(index, 0.25) * 2, 30.0)
                 backoff[index] = delay
                 restart_at[index] = now + delay
-                log.warning("worker %d exited with %s; restarting in %.1fs", index, code, delay)
+                if code == EXIT_UNREACHABLE:
+                    log.warning("worker %d cannot reach Kafka, which it reached before; retrying in %.1fs", index,
+                                delay)
+                else:
+                    log.warning("worker %d exited with %s; restarting in %.1fs", index, code, delay)
             if not self._children:
                 break
-        self._stop_children()
+        if not self._stop_children() and exit_code == EXIT_OK:
+            exit_code = EXIT_STOP_TIMEOUT
         return exit_code
 
-    def _stop_children(self) -> None:
+    def _stop_children(self) -> bool:
+        """Stop the running workers; True when every one of them stopped gracefully."""
         if self.monitor is not None:
             self.monitor.stopping()
-        for child in self._children.values():
-            if child.is_alive() and child.pid is not None:
+        running = {index: child for index, child in self._children.items() if child.is_alive()}
+        for child in running.values():
+            if child.pid is not None:
                 os.kill(child.pid, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout
-        for index, child in self._children.items():
+        graceful = True
+        for index, child in running.items():
             child.join(max(0.0, deadline - time.monotonic()))
             if child.is_alive():
                 log.error("worker %d did not stop within %.0fs; killing it", index, self.stop_timeout)
                 child.kill()
                 child.join()
+            if child.exitcode != EXIT_OK:
+                graceful = False
+                log.error("worker %d did not stop gracefully (exit code %s)", index, child.exitcode)
         log.info("all workers stopped")
+        return graceful

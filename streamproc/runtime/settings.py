@@ -37,3 +37,5 @@ class WorkerSettings:
     standby_replicas: int = 0
     #: Stop when this process is no longer our parent (the supervisor died).
     parent_pid: int | None = None
+    #: Seconds a graceful stop (final checkpoint, leaving the group) may take before the worker gives up.
+    shutdown_timeout: float = 30.0

@@ -3,10 +3,16 @@
 Values live in the default column family as raw bytes; the ``meta`` column family holds what
 recovery needs: the next changelog offset the local copy reflects and the processed source
 offsets. Both are written in the same WriteBatch as the values, so they can never disagree.
+
+Damage is found in two places. Opening detects a broken CURRENT, MANIFEST or file size, and the
+directory is discarded there and then. A damaged data block is only found when a read reaches it:
+that raises CorruptStateError, and the directory is discarded when the store is closed, so that
+the worker's restart rebuilds it from the changelog instead of meeting the same block again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -17,7 +23,7 @@ from pathlib import Path
 
 from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
-from streamproc.errors import StateError
+from streamproc.errors import CorruptStateError, StateError
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +110,7 @@ class LocalDB:
 
     def _bind(self, db: Rdict) -> None:
         self._db = db
+        self._damaged = False
         self._meta = db.get_column_family(META_CF)
         self._meta_handle = db.get_column_family_handle(META_CF)
 
@@ -131,25 +138,56 @@ class LocalDB:
                 _make_private(self.path)
                 return Rdict(str(self.path), _options(), column_families={META_CF: _options()})
 
+    def _corrupt(self, exc: Exception) -> CorruptStateError | None:
+        """A CorruptStateError for a read or write that failed on damaged files (None for other failures);
+        the directory is then discarded on close."""
+        message = str(exc)
+        if not _is_corruption(message):
+            return None
+        self._damaged = True
+        return CorruptStateError(f"state directory {self.path} is damaged ({message})")
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Turns a failure on damaged files into CorruptStateError (not used by ``get``: the hot path)."""
+        try:
+            yield
+        except CorruptStateError:
+            raise
+        except Exception as exc:
+            corrupt = self._corrupt(exc)
+            if corrupt is None:
+                raise
+            raise corrupt from exc
+
     def get(self, key: bytes) -> bytes | None:
-        value: bytes | None = self._db.get(key)
+        try:
+            value: bytes | None = self._db.get(key)
+        except Exception as exc:
+            corrupt = self._corrupt(exc)
+            if corrupt is None:
+                raise
+            raise corrupt from exc
         return value
 
     def iter_from(self, start: bytes) -> Iterator[tuple[bytes, bytes]]:
-        yield from self._db.items(from_key=start)
+        with self._guard():
+            yield from self._db.items(from_key=start)
 
     def changelog_offset(self) -> int | None:
-        raw = self._meta.get(CHANGELOG_OFFSET)
+        with self._guard():
+            raw = self._meta.get(CHANGELOG_OFFSET)
         return None if raw is None else decode_offset(raw)
 
     def source_offsets(self) -> dict[str, int]:
         """Processed source offsets (next offset to process) as ``{"topic:partition": offset}``."""
         found: dict[str, int] = {}
-        for key, raw in self._meta.items(from_key=SOURCE_PREFIX):
-            assert isinstance(key, bytes) and isinstance(raw, bytes)  # raw mode
-            if not key.startswith(SOURCE_PREFIX):
-                break
-            found[key[len(SOURCE_PREFIX) :].decode()] = decode_offset(raw)
+        with self._guard():
+            for key, raw in self._meta.items(from_key=SOURCE_PREFIX):
+                assert isinstance(key, bytes) and isinstance(raw, bytes)  # raw mode
+                if not key.startswith(SOURCE_PREFIX):
+                    break
+                found[key[len(SOURCE_PREFIX) :].decode()] = decode_offset(raw)
         return found
 
     def write(self, entries: Iterable[tuple[bytes, bytes | None]], meta: Mapping[bytes, bytes]) -> None:
@@ -163,12 +201,17 @@ class LocalDB:
         handle = self._meta_handle
         for key, value in meta.items():
             batch.put(key, value, handle)
-        self._db.write(batch)
+        with self._guard():
+            self._db.write(batch)
 
     def close(self) -> None:
-        """Close and release the directory lock (column family objects hold it too, so drop them first)."""
+        """Close and release the directory lock (column family objects hold it too, so drop them first).
+        A directory found damaged is deleted: the next open starts empty and restores from the changelog."""
         del self._meta, self._meta_handle
         self._db.close()
+        if self._damaged:
+            shutil.rmtree(self.path, ignore_errors=True)
+            log.warning("discarded the damaged state directory %s; it is rebuilt from the changelog", self.path)
 
     def wipe(self) -> None:
         """Close and delete the directory, then reopen it empty (local state discarded for a rebuild)."""

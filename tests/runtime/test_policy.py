@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from streamproc.errors import CheckpointError, ProcessingError, ServiceError
+from streamproc.errors import CheckpointError, CorruptStateError, ProcessingError, ServiceError
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy, OnError, StopProcessing
 from streamproc.testing import MemoryMessage, MemoryProducer
@@ -58,3 +58,15 @@ def test_a_record_the_broker_refuses_still_follows_the_policy() -> None:
     too_large = KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "Message size too large"))
     policy.handle(ProcessingError("sink", too_large), MemoryMessage("in", 0, 7, b"k", b"v", None, 1))
     assert len(producer.topics["t-dlq"][0]) == 1
+
+
+@pytest.mark.parametrize("mode", ["fail", "dlq", "skip"])
+def test_a_damaged_store_is_not_the_messages_fault(mode: OnError) -> None:
+    """A state read that meets a damaged file must not dead-letter, skip or fail the message: the worker
+    restarts and rebuilds the store, and the message is processed then."""
+    producer = MemoryProducer(lambda topic: 1, lambda: 1)
+    policy = ErrorPolicy(mode, "t", Output(producer))
+    msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
+    with pytest.raises(CorruptStateError, match="block checksum"):
+        policy.handle(ProcessingError("count", CorruptStateError("block checksum mismatch")), msg)
+    assert producer.topics == {}

@@ -47,7 +47,7 @@ def create_topic(bootstrap: str, name: str, partitions: int, client: Mapping[str
 
 
 def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition: int | None = None,
-            client: Mapping[str, Any] | None = None) -> int:
+            client: Mapping[str, Any] | None = None, flush_timeout: float = 30.0) -> int:
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **(client or {})})
     count = 0
     for value in values:
@@ -59,7 +59,7 @@ def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition
         count += 1
         if count % 10000 == 0:
             producer.poll(0)
-    assert producer.flush(30) == 0
+    assert producer.flush(flush_timeout) == 0
     return count
 
 

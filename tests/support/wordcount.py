@@ -41,12 +41,13 @@ class WordCountRun:
         self._seen = 0
         create_topic(bootstrap, self.source, partitions, self.client)
 
-    def feed(self, count: int, seed: int) -> None:
+    def feed(self, count: int, seed: int, flush_timeout: float = 30.0) -> None:
+        """Produce ``count`` sentences; they count as expected once every one is acknowledged."""
         rng = random.Random(seed)
         sentences = [" ".join(rng.choices(VOCABULARY, k=rng.randint(1, 12))) for _ in range(count)]
+        produce(self.bootstrap, self.source, sentences, client=self.client, flush_timeout=flush_timeout)
         for sentence in sentences:
             self.expected.update(sentence.lower().split())
-        produce(self.bootstrap, self.source, sentences, client=self.client)
 
     def start(self, *extra: str) -> RunningTopology:
         self.runs += 1

@@ -1,0 +1,365 @@
+"""The chaos driver: the word count on 3 members and a 6-partition input, fed a known input while workers
+are SIGKILLed at random and targeted moments, a state directory is deleted once and the broker connection
+is cut once; then an independent reader checks every occurrence's output and every final count.
+
+Kill moments, in turn: ``processing`` (every member owns partitions and has checkpointed since; the
+kill comes up to 1.5 s later, mid-batch or mid-checkpoint as it falls), ``restore`` (the moment a
+member logs that it starts restoring a store partition) and ``rebalance`` (the moment a member logs
+an assignment or revocation). A moment that does not come within ``moment_timeout`` becomes a
+``random`` kill after a delay drawn from ``kill_gap``. A kill takes either only the
+worker process (its supervisor restarts it) or the whole member (the driver restarts it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from tests.chaos.members import Member
+from tests.chaos.truth import expected_counts, verify_outputs, verify_store
+from tests.support.kafka import REPO, TopicTail, create_topic, unique
+from tests.support.proxy import TcpProxy
+
+MOMENTS = ("processing", "restore", "rebalance", "random")
+
+
+@dataclass(frozen=True)
+class ChaosConfig:
+    messages: int = 200_000
+    kills: int = 5
+    workers: int = 3
+    partitions: int = 6
+    #: Passed to `streamproc run --guarantee` unless at-least-once (the default, which needs no flag).
+    guarantee: str = "at-least-once"
+    #: Seconds the proxy is cut once, halfway through the kills (0: never).
+    outage: float = 10.0
+    delete_state: bool = True
+    seed: int = 1
+    commit_interval: float = 1.0
+    #: Seconds before a kill at a random moment, drawn uniformly.
+    kill_gap: tuple[float, float] = (2.0, 8.0)
+    #: Seconds per kill the feed is spread over: a kill and the rebalances after it take about this long.
+    seconds_per_kill: float = 12.0
+    #: How long a targeted moment is awaited before the kill falls back to a random moment.
+    moment_timeout: float = 20.0
+    vocabulary: int = 500
+    words_per_message: tuple[int, int] = (1, 4)
+    #: Seconds allowed after the last kill for the counts to become exact.
+    settle_timeout: float = 300.0
+
+    @property
+    def feed_seconds(self) -> float:
+        return self.kills * self.seconds_per_kill + self.outage
+
+
+@dataclass
+class ChaosSummary:
+    config: ChaosConfig
+    messages: int = 0
+    words: int = 0
+    outputs: int = 0
+    worker_kills: int = 0
+    member_kills: int = 0
+    moments: Counter[str] = field(default_factory=Counter)
+    state_deletions: int = 0
+    outages: int = 0
+    outage_seconds: float = 0.0
+    restores: int = 0
+    records_restored: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    overcounted: int = 0
+    keys_wrong: dict[str, tuple[int, int]] = field(default_factory=dict)
+    store_keys_wrong: dict[str, tuple[int | None, int]] = field(default_factory=dict)
+    #: Members that exited without being killed (they must keep running or restart on their own).
+    unexpected_exits: list[str] = field(default_factory=list)
+    failed_stops: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def kills(self) -> int:
+        return self.worker_kills + self.member_kills
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.overcounted or self.keys_wrong or self.store_keys_wrong
+                    or self.unexpected_exits or self.failed_stops)
+
+    def render(self) -> str:
+        c = self.config
+        moments = ", ".join(f"{self.moments[m]} {m}" for m in MOMENTS)
+        lines = [
+            f"chaos summary: {c.guarantee}, {c.workers} members x 1 worker, {c.partitions} input partitions, "
+            f"seed {c.seed}",
+            f"  messages          {self.messages:,} ({self.words:,} words)",
+            f"  outputs           {self.outputs:,}",
+            f"  kills             {self.kills} ({self.worker_kills} worker only, {self.member_kills} whole member; "
+            f"moments: {moments})",
+            f"  state deletions   {self.state_deletions}",
+            f"  broker outages    {self.outages} ({self.outage_seconds:.0f} s cut)",
+            f"  restores          {self.restores} store partitions, {self.records_restored:,} records restored",
+            f"  duplicates seen   {self.duplicates:,}",
+            f"  lost              {self.lost}",
+            f"  keys wrong        {len(self.keys_wrong)} in the output, {len(self.store_keys_wrong)} in the store "
+            f"({self.overcounted} counts above the truth)",
+            f"  unexpected exits  {len(self.unexpected_exits)}",
+            f"  elapsed           {self.elapsed:.1f} s",
+            f"  verdict           {'OK' if self.ok else 'FAILED'}",
+        ]
+        for problem in self.unexpected_exits + self.failed_stops:
+            lines.append(f"  ! {problem}")
+        for word, (got, want) in list(self.keys_wrong.items())[:5]:
+            lines.append(f"  ! output {word!r}: latest {got}, expected {want}")
+        for word, (stored, want) in list(self.store_keys_wrong.items())[:5]:
+            lines.append(f"  ! store {word!r}: {stored}, expected {want}")
+        return "\n".join(lines)
+
+
+class ChaosDriver:
+    """Runs one chaos scenario against ``bootstrap``, which must be ``proxy``'s address."""
+
+    def __init__(self, proxy: TcpProxy, workdir: Path, config: ChaosConfig, log: bool = True) -> None:
+        self.proxy = proxy
+        self.bootstrap = proxy.address
+        self.workdir = workdir
+        self.config = config
+        self._print = print if log else (lambda *args: None)
+        self.rng = random.Random(config.seed)
+        self.name = unique("chaos")
+        self.source = f"{self.name}-sentences"
+        self.sink = f"{self.name}-counts"
+        self.changelog = f"{self.name}-counts-changelog"
+        self.summary = ChaosSummary(config)
+        self._client = ({"isolation.level": "read_committed"} if config.guarantee == "exactly-once" else {})
+        workdir.mkdir(parents=True, exist_ok=True)
+        target = workdir / "target.py"
+        target.write_text(
+            "import sys\n"
+            f"sys.path.insert(0, {str(REPO / 'topologies')!r})\n"
+            "from wordcount import build\n"
+            f"topology = build({self.name!r}, {self.source!r}, {self.sink!r})\n"
+        )
+        extra = ["--commit-interval", str(config.commit_interval)]
+        if config.guarantee != "at-least-once":
+            extra += ["--guarantee", config.guarantee]
+        self.members = [Member(i, target, self.bootstrap, workdir, extra) for i in range(config.workers)]
+        #: Members the driver stopped on purpose (killed whole, not yet restarted).
+        self._down: set[int] = set()
+        self._feed_error: BaseException | None = None
+
+    # --- the scenario ----------------------------------------------------------------------------
+    def run(self) -> ChaosSummary:
+        c = self.config
+        started = time.monotonic()
+        create_topic(self.bootstrap, self.source, c.partitions)
+        feeder = threading.Thread(target=self._feed, name="chaos-feed", daemon=True)
+        feeder.start()
+        for member in self.members:
+            member.start()
+        try:
+            self._chaos()
+            feeder.join(c.feed_seconds + 300)
+            if self._feed_error is not None:
+                raise RuntimeError("feeding the input failed") from self._feed_error
+            self._settle()
+        finally:
+            self._stop_all()
+        self._verify()
+        self.summary.elapsed = time.monotonic() - started
+        self._count_restores()
+        return self.summary
+
+    def _chaos(self) -> None:
+        c = self.config
+        deletion_at = c.kills // 3 if c.delete_state else -1
+        outage_after = c.kills // 2 if c.outage > 0 else -1
+        moments = [MOMENTS[i % 3] for i in range(c.kills)]
+        self.rng.shuffle(moments)
+        for number in range(c.kills):
+            self._check_members()
+            moment, victim = self._await(moments[number])
+            self.summary.moments[moment] += 1
+            if number == deletion_at:
+                self._kill_member(victim, delete_state=True)
+            elif self.rng.random() < 0.5 and victim.kill_worker():
+                self.summary.worker_kills += 1
+                self._print(f"chaos: kill {number + 1}/{c.kills} ({moment}): worker of member {victim.index}")
+            else:
+                self._kill_member(victim)
+            self._print(f"chaos: kill {number + 1}/{c.kills} ({moment}) done")
+            if number == outage_after:
+                self._outage(c.outage)
+
+    def _await(self, moment: str) -> tuple[str, Member]:
+        """Wait for ``moment``; returns the moment met (``random`` when it did not come in time) and the
+        member to kill."""
+        timeout = self.config.moment_timeout
+        if moment == "processing":
+            if self._wait(self._all_processing, timeout):
+                time.sleep(self.rng.uniform(0.0, 1.5))  # some way into a batch or a checkpoint
+                return moment, self.rng.choice(self._up())
+        elif moment in ("restore", "rebalance"):
+            markers = ("restoring ",) if moment == "restore" else (" revoked ", " assigned ")
+            for member in self.members:
+                member.new_log()
+            found: list[Member] = []
+
+            def seen() -> bool:
+                found.extend(m for m in self._up() if any(marker in m.new_log() for marker in markers))
+                return bool(found)
+
+            if self._wait(seen, timeout):
+                return moment, found[0]
+        time.sleep(self.rng.uniform(*self.config.kill_gap))
+        return "random", self.rng.choice(self._up())
+
+    def _up(self) -> list[Member]:
+        return [m for m in self.members if m.index not in self._down and m.alive]
+
+    def _all_processing(self) -> bool:
+        """Every member owns partitions and has checkpointed since its last assignment: no rebalance is on."""
+        if len(self._up()) < len(self.members):
+            return False
+        for member in self.members:
+            log = member.current_log()
+            assigned = log.rfind(" assigned ")
+            if assigned < 0 or max(log.rfind(" revoked "), log.rfind(" lost ")) > assigned:
+                return False
+            if "checkpoint:" not in log[assigned:]:
+                return False
+        return True
+
+    @staticmethod
+    def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def _kill_member(self, member: Member, delete_state: bool = False) -> None:
+        member.kill_process()
+        self.summary.member_kills += 1
+        self._down.add(member.index)
+        if delete_state:
+            member.delete_state()
+            self.summary.state_deletions += 1
+        self._print(f"chaos: killed member {member.index}{' and deleted its state' if delete_state else ''}")
+        time.sleep(self.rng.uniform(0.0, 2.0))
+        member.start()
+        self._down.discard(member.index)
+
+    def _outage(self, seconds: float) -> None:
+        """Cut every connection for ``seconds``. Members restarted just before have reached the broker first:
+        a member that cannot reach it on its very first start stops (a wrong address), as it should."""
+        deadline = time.monotonic() + 60
+        while not all("joined group" in m.current_log() for m in self.members) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self._print(f"chaos: cutting the broker connection for {seconds:.0f} s")
+        self.proxy.cut("blackhole")
+        time.sleep(seconds)
+        self.proxy.restore()
+        self.summary.outages += 1
+        self.summary.outage_seconds += seconds
+        self._print("chaos: broker connection restored")
+
+    def _check_members(self) -> None:
+        """Members must keep running (or restart their workers themselves): a member that exited is a failure,
+        recorded, and started again so the run can still finish."""
+        for member in self.members:
+            if member.index in self._down or member.alive:
+                continue
+            self.summary.unexpected_exits.append(
+                f"member {member.index} exited with {member.exit_code()}:\n{member.current_log()[-2000:]}")
+            member.start()
+
+    # --- input -----------------------------------------------------------------------------------
+    def _feed(self) -> None:
+        """Produce the input at an even rate over the chaos phase (through the proxy, so an outage stalls it)."""
+        try:
+            c = self.config
+            rng = random.Random(c.seed)
+            vocabulary = [f"w{i}" for i in range(c.vocabulary)]
+            producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
+                                 "linger.ms": 20, "message.timeout.ms": 600_000,
+                                 "logger": logging.getLogger("chaos.feed")})
+            chunk = 1000
+            per_chunk = c.feed_seconds / max(1, c.messages // chunk)
+            started = time.monotonic()
+            low, high = c.words_per_message
+            for first in range(0, c.messages, chunk):
+                for i in range(first, min(first + chunk, c.messages)):
+                    sentence = " ".join(rng.choices(vocabulary, k=rng.randint(low, high)))
+                    while True:
+                        try:
+                            producer.produce(self.source, sentence.encode(), str(i).encode())
+                            break
+                        except BufferError:
+                            producer.poll(0.1)
+                producer.poll(0)
+                delay = started + (first // chunk + 1) * per_chunk - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            left = producer.flush(600)
+            if left:
+                raise RuntimeError(f"{left} input messages were not acknowledged")
+        except BaseException as exc:
+            self._feed_error = exc
+
+    # --- the end ---------------------------------------------------------------------------------
+    def _settle(self) -> None:
+        """Wait until the latest output count of every word equals the independent truth."""
+        expected, messages = expected_counts(self.bootstrap, self.source)
+        self.summary.messages, self.summary.words = messages, sum(expected.values())
+        self._expected = expected
+        tail = TopicTail(self.bootstrap, self.sink, self._client)
+        latest: dict[str, int] = {}
+        deadline = time.monotonic() + self.config.settle_timeout
+        try:
+            while time.monotonic() < deadline:
+                self._check_members()
+                tail.poll()
+                for record in tail.records:
+                    value = json.loads(record.value())
+                    if value["count"] > latest.get(value["word"], 0):
+                        latest[value["word"]] = value["count"]
+                tail.records.clear()
+                if latest == dict(expected):
+                    return
+                time.sleep(0.5)
+        finally:
+            tail.close()
+        self._print(f"chaos: counts not exact within {self.config.settle_timeout:.0f} s of the last kill")
+
+    def _stop_all(self) -> None:
+        for member in self.members:
+            if member.running is None or not member.alive:
+                continue
+            code = member.stop()
+            if code != 0:
+                self.summary.failed_stops.append(f"member {member.index} stopped with exit code {code}")
+
+    def _verify(self) -> None:
+        verdict = verify_outputs(self.bootstrap, self.sink, self._expected, self._client)
+        s = self.summary
+        s.outputs, s.duplicates, s.lost, s.overcounted = (verdict.outputs, verdict.duplicates, verdict.lost,
+                                                          verdict.overcounted)
+        s.keys_wrong = verdict.wrong
+        s.store_keys_wrong = verify_store(self.bootstrap, self.changelog, self._expected, self._client)
+
+    def _count_restores(self) -> None:
+        for member in self.members:
+            for line in member.all_logs().splitlines():
+                if "restored " in line and " records applied" in line:
+                    self.summary.restores += 1
+                    self.summary.records_restored += int(line.split(": ")[-1].split()[0])

@@ -1,0 +1,39 @@
+"""The chaos scenario at CI size: 200,000 messages, 5 SIGKILLs at random and targeted moments, one state
+directory deleted, one broker outage; nothing lost, every count exact (`make chaos` runs it at full size)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.driver import ChaosConfig, ChaosDriver
+from tests.support.proxy import TcpProxy, proxied_broker
+
+pytestmark = pytest.mark.integration
+
+#: Exactly-once joins this list when `streamproc run --guarantee exactly-once` exists. The driver then reads
+#: read_committed; "no duplicates" can only be asserted against a broker that hides aborted records, which
+#: Tansu does not (BROKER.md).
+GUARANTEES = ["at-least-once"]
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TcpProxy]:
+    with proxied_broker(tmp_path_factory.mktemp("chaos-broker") / "tansu.log") as (_, proxy):
+        yield proxy
+
+
+@pytest.mark.parametrize("guarantee", GUARANTEES)
+def test_chaos(proxy: TcpProxy, tmp_path: Path, guarantee: str) -> None:
+    config = ChaosConfig(messages=200_000, kills=5, outage=10.0, delete_state=True, guarantee=guarantee)
+    summary = ChaosDriver(proxy, tmp_path, config, log=False).run()
+    report = summary.render()
+    print(report)
+    assert summary.ok, report
+    assert summary.messages == config.messages and summary.kills == config.kills, report
+    assert summary.state_deletions == 1 and summary.outages == 1 and proxy.cuts >= 1, report
+    assert summary.lost == 0 and not summary.keys_wrong and not summary.store_keys_wrong, report
+    assert summary.outputs >= summary.words, report
+    assert summary.records_restored > 0, f"partitions moved between members, so stores must restore\n{report}"
