@@ -128,7 +128,10 @@ def test_sigkill_of_a_worker_keeps_counts_exact(wordcount: MakeRun, broker: str)
     try:
         wait_for(lambda: _last_ready(running.log(), 0) and _last_ready(running.log(), 1), 90,
                  "both workers to own partitions")
-        wait_for(lambda: wc.latest_counts()[1] >= total, 120, "every occurrence to have an output")
+        try:
+            wait_for(lambda: wc.latest_counts()[1] >= total, 120, "every occurrence to have an output")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {wc.latest_counts()[1]} of {total}\n{running.log()[-6000:]}") from None
         assert "checkpoint:" not in running.log(), "nothing may be committed before the kill"
         pid = int(re.findall(r"started worker 0 \(pid (\d+)\)", running.log())[-1])
         os.kill(pid, signal.SIGKILL)  # no final checkpoint; the supervisor restarts it
