@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 test: install lint unit
 
 unit: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 3 --dist loadfile
 
 lint: install
 	$(VENV)/bin/ruff check streamproc tests topologies bench

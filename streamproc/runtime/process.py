@@ -131,6 +131,17 @@ def _child(target: str, settings: WorkerSettings, log_level: int, report: Connec
     sys.exit(run_worker(target, settings, report))
 
 
+#: A worker that ran this long before it died starts its restart backoff afresh.
+STABLE_RUN_SECONDS = 60.0
+
+
+def next_delay(previous: float | None, ran_for: float) -> float:
+    """Seconds before restarting a worker: 0.5 s, doubling per quick death up to 30 s; reset by a long run."""
+    if previous is None or ran_for >= STABLE_RUN_SECONDS:
+        return 0.5
+    return min(previous * 2, 30.0)
+
+
 class Supervisor:
     """Runs N workers; restarts any that die; SIGTERM/SIGINT stop them all gracefully.
 
@@ -152,6 +163,7 @@ class Supervisor:
         self._children: dict[int, multiprocessing.process.BaseProcess] = {}
         #: Workers started more than once: for them an unreachable broker is an outage, not a wrong address.
         self._restarted: set[int] = set()
+        self._started_at: dict[int, float] = {}
         self._stopping = False
 
     def _spawn(self, index: int, restart: bool = False) -> None:
@@ -171,6 +183,7 @@ class Supervisor:
         if report is not None:
             report.close()  # the child holds its own copy; EOF on ours then means it died before reporting
         self._children[index] = child
+        self._started_at[index] = time.monotonic()
         log.info("started worker %d (pid %d)", index, child.pid)
 
     def _collect_reports(self) -> None:
@@ -224,8 +237,7 @@ class Supervisor:
                 if code == EXIT_OK:
                     del self._children[index]
                     continue
-                delay = min(backoff.get(index, 0.25) * 2, 30.0)
-                backoff[index] = delay
+                delay = backoff[index] = next_delay(backoff.get(index), now - self._started_at.get(index, now))
                 restart_at[index] = now + delay
                 if code == EXIT_UNREACHABLE:
                     log.warning("worker %d cannot reach Kafka, which it reached before; retrying in %.1fs", index,
