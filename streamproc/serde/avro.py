@@ -19,7 +19,19 @@ from streamproc.serde.avro_schema import AvroSchema, ParsedSchema, load_schema, 
 from streamproc.serde.base import SerdeContext, ValueShape
 
 
-class AvroSerde:
+class SharesSchemasWhenCopied:
+    """Bolts are deep-copied per task: the copies share the parsed schemas and caches (and a registry
+    client, which cannot be copied), and get a write buffer of their own."""
+
+    _buffer: io.BytesIO
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        clone = copy.copy(self)
+        clone._buffer = io.BytesIO()
+        return clone
+
+
+class AvroSerde(SharesSchemasWhenCopied):
     """Schemaless Avro of one ``schema``: a dict, Avro JSON text or the path of an ``.avsc`` file.
 
     The schema is parsed here, once: one that does not parse raises SchemaError (a TopologyError) when
@@ -70,13 +82,6 @@ class AvroSerde:
                 f"after the value (written with another schema, or not Avro?)"
             )
         return value
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        """Bolts are deep-copied per task: the copies share the parsed schemas and caches (and the registry
-        client, which cannot be copied), and get a write buffer of their own."""
-        clone = copy.copy(self)
-        clone._buffer = io.BytesIO()
-        return clone
 
     def __repr__(self) -> str:
         return f"AvroSerde({self.writer.name})"

@@ -12,7 +12,6 @@ and fastavro.
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import struct
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import fastavro
 
 from streamproc.errors import SchemaError, SerdeError
-from streamproc.serde.avro import describe_read_error
+from streamproc.serde.avro import SharesSchemasWhenCopied, describe_read_error
 from streamproc.serde.avro_schema import AvroSchema, Decoder, ParsedSchema, load_schema, make_decoder
 from streamproc.serde.base import SerdeContext, ValueShape
 from streamproc.serde.registry_client import RegistryClient, connect
@@ -65,7 +64,7 @@ STRATEGIES: dict[str, SubjectStrategy] = {
 StrategyName = Literal["topic", "record", "topic_record"]
 
 
-class ConfluentAvroSerde:
+class ConfluentAvroSerde(SharesSchemasWhenCopied):
     """Avro values (or keys) whose schemas live in a Confluent-compatible Schema Registry.
 
     ``registry`` is the registry's URL (``mock://name`` for an in-process registry in tests), a dict of
@@ -203,13 +202,6 @@ class ConfluentAvroSerde:
         decode = make_decoder(writer, self.reader)
         self._decoders[schema_id] = decode
         return decode
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        """Bolts are deep-copied per task: the copies share the parsed schemas and caches (and the registry
-        client, which cannot be copied), and get a write buffer of their own."""
-        clone = copy.copy(self)
-        clone._buffer = io.BytesIO()
-        return clone
 
     def __repr__(self) -> str:
         parts = [self._registry.display]
