@@ -7,14 +7,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 
 from streamproc.cli.connection import Connection, add_connection_arguments, connect
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.admin import TopicSpec
 from streamproc.kafka.config import consumer_config, producer_config
-from streamproc.kafka.reading import reader, watermarks
+from streamproc.kafka.reading import committed_offsets, reader, watermarks
 from streamproc.ops import dlq as ops
 from streamproc.ops.progress import progress, say
 from streamproc.ops.replay import apply_offsets
@@ -57,10 +57,10 @@ class _Dlq:
         self.reader = reader(conn.bootstrap, conn.overrides, f"{conn.plan.name}-dlq")
         group = Consumer(consumer_config(conn.bootstrap, self.group, conn.overrides, f"{conn.plan.name}-dlq"))
         try:
-            found = group.committed([TopicPartition(self.topic, p) for p in range(self.partitions)], timeout=15)
+            found = committed_offsets(group, [(self.topic, p) for p in range(self.partitions)])
         finally:
             group.close()
-        self.start = {tp.partition: int(tp.offset) for tp in found if tp.offset is not None and tp.offset >= 0}
+        self.start = {p: offset for (_, p), offset in found.items()}
         self.low = {p: watermarks(self.reader, self.topic, p)[0] for p in range(self.partitions)}
         self.done = ops.redriven(self.reader, conn.plan.name, ops.ledger_topic(conn.plan.name) in counts)
 

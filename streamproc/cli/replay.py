@@ -19,7 +19,7 @@ from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import consumer_config
-from streamproc.kafka.reading import reader
+from streamproc.kafka.reading import committed_offsets, reader
 from streamproc.ops import replay as ops
 from streamproc.ops.group import active_members, require_inactive
 from streamproc.ops.progress import progress, say
@@ -99,7 +99,7 @@ def handle(args: argparse.Namespace) -> int:
                                                 f"{conn.plan.name}-replay"))
     records = reader(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay")
     try:
-        committed = ops.committed_offsets(group_reader, partitions)
+        committed = committed_offsets(group_reader, partitions)
         with progress(f"finding offsets ({target.describe()})", len(partitions), "partitions") as advance:
             moves = ops.plan_moves(records, partitions, committed, target, advance)
     finally:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from streamproc.errors import ConfigError
 from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import consumer_config
 
@@ -104,3 +105,15 @@ def record_at_or_after(consumer: Consumer, topic: str, partition: int, offset: i
             raise KafkaException(err)
     finally:
         consumer.unassign()
+
+
+def committed_offsets(group: Consumer, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The committed offsets of ``group``'s consumer on ``partitions``; those it never committed are left out."""
+    wanted = [TopicPartition(t, p) for t, p in partitions]
+    if not wanted:
+        return {}
+    try:
+        found = group.committed(wanted, timeout=15)
+    except KafkaException as exc:
+        raise ConfigError(f"cannot read the group's committed offsets: {exc.args[0]}") from exc
+    return {(tp.topic, tp.partition): int(tp.offset) for tp in found if tp.offset is not None and tp.offset >= 0}

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from streamproc.errors import StateError
-from streamproc.kafka.reading import true_watermarks
+from streamproc.kafka.reading import committed_offsets, true_watermarks
 from streamproc.plan import Plan
 from streamproc.state.changelog import TopicPartition as TP
 from streamproc.state.changelog import changelog_topic
@@ -40,9 +40,7 @@ class RebuildTarget:
 def committed_inputs(plan: Plan, group: Consumer, store: str, partition: int) -> dict[TP, int]:
     """The group's committed offsets of the inputs of the task that owns ``store[partition]``."""
     bolt, _ = plan.stores[store]
-    topics = plan.subtopology_of_component(bolt).source_topics
-    found = group.committed([TopicPartition(t, partition) for t in topics], timeout=15)
-    return {(tp.topic, tp.partition): int(tp.offset) for tp in found if tp.offset is not None and tp.offset >= 0}
+    return committed_offsets(group, [(t, partition) for t in plan.subtopology_of_component(bolt).source_topics])
 
 
 def rebuild(plan: Plan, targets: Sequence[RebuildTarget], state_dir: Path, restore_consumer: Consumer,

@@ -109,17 +109,6 @@ def select_partitions(inputs: dict[str, int], selections: Sequence[str]) -> list
     return sorted(set(chosen))
 
 
-def committed_offsets(consumer: Consumer, partitions: Sequence[tuple[str, int]]
-                      ) -> dict[tuple[str, int], int]:
-    if not partitions:
-        return {}
-    try:
-        found = consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=15)
-    except KafkaException as exc:
-        raise ConfigError(f"cannot read the group's committed offsets: {exc.args[0]}") from exc
-    return {(tp.topic, tp.partition): int(tp.offset) for tp in found if tp.offset is not None and tp.offset >= 0}
-
-
 def plan_moves(consumer: Consumer, partitions: Sequence[tuple[str, int]], committed: dict[tuple[str, int], int],
                target: Target, advance: Callable[[int], None] = lambda n: None) -> list[OffsetMove]:
     moves = []
