@@ -24,7 +24,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from streamproc.plan import Plan
-from streamproc.state.changelog import SOURCE_HEADER, changelog_topic, decode_sources
+from streamproc.state.changelog import changelog_topic, decode_sources, source_header
 from streamproc.state.rocksdb import CHANGELOG_OFFSET, LocalDB, encode_offset, private_dirs, source_meta_key
 from streamproc.state.store import store_path
 
@@ -42,9 +42,10 @@ def neighbours(owned: Iterable[int], partitions: int, replicas: int) -> set[int]
 
 
 class _Copy:
-    __slots__ = ("db", "sources")
+    __slots__ = ("db", "sources", "store")
 
-    def __init__(self, db: LocalDB) -> None:
+    def __init__(self, store: str, db: LocalDB) -> None:
+        self.store = store
         self.db = db
         #: Highest next-offset per "topic:partition" reflected by the records applied.
         self.sources = db.source_offsets()
@@ -66,10 +67,7 @@ class StandbyKeeper:
 
     @property
     def replicas(self) -> set[Replica]:
-        return {(self._store_of(topic), p) for topic, p in self._copies}
-
-    def _store_of(self, changelog: str) -> str:
-        return changelog[len(self._plan.name) + 1 : -len("-changelog")]
+        return {(copy.store, p) for (_, p), copy in self._copies.items()}
 
     def wanted(self, active: Iterable[tuple[int, int]], partitions: dict[str, int]) -> set[Replica]:
         """The standby replicas for the worker's active tasks, given as (sub-topology id, partition)."""
@@ -95,7 +93,7 @@ class StandbyKeeper:
             except Exception as exc:  # held by a task of this process being closed, or corrupt: skip it now
                 log.info("no standby for %s[%d] now: %s", store, partition, exc)
                 continue
-            copy = _Copy(db)
+            copy = _Copy(store, db)
             self._copies[(topic, partition)] = copy
             self._consumer.incremental_assign([TopicPartition(topic, partition, db.changelog_offset() or 0)])
         if wanted:
@@ -129,8 +127,7 @@ class StandbyKeeper:
                 continue
             batches.setdefault(tp, []).append((msg.key(), msg.value()))
             positions[tp] = msg.offset() + 1
-            headers = msg.headers()
-            raw = headers[0][1] if headers and headers[0][0] == SOURCE_HEADER else None
+            raw = source_header(msg.headers())
             if raw:
                 for (topic, partition), offset in decode_sources(raw).items():
                     name = f"{topic}:{partition}"

@@ -9,6 +9,7 @@ inputs that will be processed again, so applying it would count them twice.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 SOURCE_HEADER = "streamproc.src"
 
@@ -17,6 +18,14 @@ TopicPartition = tuple[str, int]
 
 def changelog_topic(topology: str, store: str) -> str:
     return f"{topology}-{store}-changelog"
+
+
+def source_header(headers: Any) -> bytes | None:
+    """The provenance header's value among a record's headers (streamproc writes it first)."""
+    if headers and headers[0][0] == SOURCE_HEADER:
+        value: bytes | None = headers[0][1]
+        return value
+    return next((v for k, v in headers or () if k == SOURCE_HEADER), None)
 
 
 def encode_sources(last_processed: Mapping[TopicPartition, int]) -> bytes:

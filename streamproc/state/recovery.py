@@ -17,7 +17,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, TopicPartition
 
-from streamproc.state.changelog import SOURCE_HEADER, decode_sources, is_committed
+from streamproc.state.changelog import SOURCE_HEADER, decode_sources, is_committed, source_header
 from streamproc.state.changelog import TopicPartition as TP
 from streamproc.state.partition import StorePartition
 from streamproc.state.rocksdb import CHANGELOG_OFFSET, encode_offset, source_meta_key
@@ -165,7 +165,7 @@ class ChangelogRestorer:
             if entries is None:  # a batch entry only for runs with records (its position is written)
                 entries = batches.setdefault((msg.topic(), partition), [])
             headers = msg.headers()
-            raw = headers[0][1] if headers and headers[0][0] == SOURCE_HEADER else _source_header(headers)
+            raw = headers[0][1] if headers and headers[0][0] == SOURCE_HEADER else source_header(headers)
             verdict = verdicts.get(raw)
             if verdict is None:
                 verdict = verdicts[raw] = is_committed(decode_sources(raw or b""), restoring.committed)
@@ -216,11 +216,6 @@ class ChangelogRestorer:
                 tp[0], tp[1], r.applied, r.skipped, time.monotonic() - r.started,
             )
         return owners - self.owners()
-
-
-def _source_header(headers: Any) -> bytes | None:
-    """The provenance header when it is not first (it always is in records streamproc writes)."""
-    return next((v for k, v in headers or () if k == SOURCE_HEADER), None)
 
 
 def _parse_tp(key: str) -> TP:
