@@ -83,7 +83,7 @@ def handle_list(args: argparse.Namespace) -> int:
     try:
         if not args.json:
             print(f"{'offset':>8}  {'status':<9}  {'failed at (UTC)':<24}  {'component':<14}  {'origin':<28}  error")
-        for letter in ops.read(box.reader, box.topic, box.partitions):
+        for letter in ops.read(box.reader, box.topic, box.low):
             done = box.is_done(letter)
             if args.pending and done:
                 continue
@@ -117,7 +117,7 @@ def handle_replay(args: argparse.Namespace) -> int:
     try:
         if args.to_topic is not None and args.to_topic not in box.counts:
             raise ConfigError(f"--to-topic {args.to_topic!r} does not exist")
-        plan = ops.plan_redrive(ops.read(box.reader, box.topic, box.partitions, box.start), box.done, box.start,
+        plan = ops.plan_redrive(ops.read(box.reader, box.topic, box.low, box.start), box.done, box.start,
                                 args.filter_error)
     finally:
         box.close()

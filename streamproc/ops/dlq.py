@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from confluent_kafka import Consumer, Producer
 
-from streamproc.kafka.reading import scan, watermarks
+from streamproc.kafka.reading import scan
 from streamproc.runtime import policy
 from streamproc.runtime.dedupe import ORIGIN_HEADER
 
@@ -101,11 +101,11 @@ def parse(msg: Any) -> DeadLetter:
     )
 
 
-def read(consumer: Consumer, topic: str, partitions: int, start: dict[int, int] | None = None
+def read(consumer: Consumer, topic: str, lows: dict[int, int], start: dict[int, int] | None = None
          ) -> Iterator[DeadLetter]:
-    """Dead letters of every partition, in order, from ``start`` (default: the beginning)."""
-    for partition in range(partitions):
-        low, _ = watermarks(consumer, topic, partition)
+    """Dead letters of every partition (``lows``: each one's first offset), in order, from ``start``
+    (default: the beginning)."""
+    for partition, low in sorted(lows.items()):
         begin = max(low, (start or {}).get(partition, low))
         for msg in scan(consumer, topic, partition, begin):
             yield parse(msg)
