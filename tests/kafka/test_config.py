@@ -135,3 +135,11 @@ def test_a_transactional_producer_config() -> None:
     assert "transactional.id" not in producer_config("k", {}, "c")
     with pytest.raises(ConfigError, match="gives each worker its own"):
         producer_config("k", {"transactional.id": "mine"}, "c")
+
+
+def test_consumers_refetch_soon_after_draining_a_full_prefetch_queue() -> None:
+    """librdkafka's 1 s default left a worker idle after each 100,000 prefetched records (see bench/)."""
+    for build in (consumer_config, restore_consumer_config):
+        assert build("k", "g", {}, "c")["fetch.queue.backoff.ms"] == "10"
+        assert build("k", "g", {"fetch.queue.backoff.ms": "500"}, "c")["fetch.queue.backoff.ms"] == "500"
+    assert "fetch.queue.backoff.ms" not in producer_config("k", {"fetch.queue.backoff.ms": "500"}, "c")
