@@ -78,6 +78,11 @@ def _options() -> Options:
     return opts
 
 
+def new_batch() -> WriteBatch:
+    """An empty batch of raw-bytes writes to the values, for ``LocalDB.write_batch``."""
+    return WriteBatch(raw_mode=True)
+
+
 def encode_offset(offset: int) -> bytes:
     return _U64.pack(offset)
 
@@ -192,12 +197,17 @@ class LocalDB:
 
     def write(self, entries: Iterable[tuple[bytes, bytes | None]], meta: Mapping[bytes, bytes]) -> None:
         """Values (None deletes) and metadata in one atomic WriteBatch."""
-        batch = WriteBatch(raw_mode=True)
+        batch = new_batch()
         for key, value in entries:
             if value is None:
                 batch.delete(key)
             else:
                 batch.put(key, value)
+        self.write_batch(batch, meta)
+
+    def write_batch(self, batch: WriteBatch, meta: Mapping[bytes, bytes]) -> None:
+        """``batch`` (from ``new_batch``, filled by the caller: the restore's hot loop puts straight into
+        it) and metadata, atomically."""
         handle = self._meta_handle
         for key, value in meta.items():
             batch.put(key, value, handle)

@@ -1,0 +1,129 @@
+"""ChangelogRestorer against the embedded broker and real RocksDB: what a store holds after a restore."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+from streamproc.kafka.config import restore_consumer_config
+from streamproc.serde.json import JsonSerde
+from streamproc.state.changelog import SOURCE_HEADER, encode_sources
+from streamproc.state.partition import StorePartition
+from streamproc.state.recovery import ChangelogRestorer
+from streamproc.state.rocksdb import decode_offset, source_meta_key
+from streamproc.state.store import Store
+from tests.support.kafka import create_topic, unique
+
+INPUT = ("input", 0)
+Record = tuple[bytes, bytes | None, int]  # key, value (None: tombstone), the input offset it reflects
+
+
+def write_changelog(bootstrap: str, topic: str, partitions: dict[int, list[Record]]) -> None:
+    """Each record carries the provenance header a checkpoint gives it. Partitions are written in turns,
+    a few records at a time, so that a fetched batch holds runs of several partitions."""
+    create_topic(bootstrap, topic, len(partitions))
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    longest = max(len(records) for records in partitions.values())
+    for start in range(0, longest, 7):
+        for partition, records in partitions.items():
+            for key, value, source in records[start:start + 7]:
+                producer.produce(topic, value, key, partition,
+                                 headers=[(SOURCE_HEADER, encode_sources({INPUT: source}))])
+    assert producer.flush(30) == 0
+
+
+@pytest.fixture
+def restore_consumer(broker: str) -> Iterator[Consumer]:
+    consumer = Consumer(restore_consumer_config(broker, unique("restore-test"), {}, "test"))
+    yield consumer
+    consumer.close()
+
+
+def open_store(tmp_path: Path, name: str, changelog: str, partition: int) -> StorePartition:
+    return StorePartition(Store(name, value_serde=JsonSerde()), tmp_path / name / str(partition), changelog, partition)
+
+
+def restore(restorer: ChangelogRestorer, stores: list[StorePartition], committed_input: int) -> list[str]:
+    for store in stores:
+        restorer.begin(f"{store.spec.name}[{store.partition}]", store, {INPUT: committed_input})
+    finished: list[str] = []
+    while restorer.busy:
+        finished.extend(restorer.step(1.0))
+    return finished
+
+
+def test_a_restore_applies_the_last_committed_value_of_every_key(broker: str, tmp_path: Path,
+                                                                  restore_consumer: Consumer) -> None:
+    """Interleaved partitions, overwrites and tombstones; records of inputs not yet committed (offset 100 and
+    past) are skipped, and the store remembers how far it got and which inputs it reflects."""
+    changelog = unique("counts-changelog")
+    partitions: dict[int, list[Record]] = {
+        0: [(b"a", b"1", 10), (b"b", b"1", 10), (b"a", b"2", 20), (b"c", b"1", 30), (b"c", None, 40),
+            *[(f"k{i}".encode(), str(i).encode(), 50) for i in range(60)], (b"a", b"3", 100), (b"d", b"1", 100)],
+        1: [(b"e", b"1", 15), *[(f"m{i}".encode(), str(i).encode(), 60) for i in range(40)], (b"e", None, 99),
+            (b"f", b"1", 120)],
+    }
+    write_changelog(broker, changelog, partitions)
+    stores = [open_store(tmp_path, "counts", changelog, p) for p in partitions]
+    restorer = ChangelogRestorer(restore_consumer, batch_size=25)
+
+    finished = restore(restorer, stores, committed_input=100)
+
+    assert sorted(finished) == ["counts[0]", "counts[1]"]
+    assert restorer.records_read == sum(len(records) for records in partitions.values())
+    for store, records in zip(stores, partitions.values(), strict=True):
+        expected: dict[bytes, bytes | None] = {}
+        for key, value, source in records:
+            if source < 100:
+                expected[key] = value
+        for key in {key for key, _, _ in records}:
+            assert store.db.get(key) == expected.get(key), key
+        assert store.db.changelog_offset() == len(records)
+        meta = store.db._meta.get(source_meta_key(*INPUT))
+        assert meta is not None and decode_offset(meta) == 100
+        store.close()
+
+
+def test_stores_of_two_changelogs_with_the_same_partition_number_keep_their_own_records(
+        broker: str, tmp_path: Path, restore_consumer: Consumer) -> None:
+    """A task with two stores restores both at once; their records arrive interleaved with equal partition
+    numbers, and must land in their own store."""
+    first, second = unique("one-changelog"), unique("two-changelog")
+    write_changelog(broker, first, {0: [(f"k{i}".encode(), b"first", 1) for i in range(50)]})
+    write_changelog(broker, second, {0: [(f"k{i}".encode(), b"second", 1) for i in range(30)]})
+    stores = [open_store(tmp_path, "one", first, 0), open_store(tmp_path, "two", second, 0)]
+
+    restore(ChangelogRestorer(restore_consumer, batch_size=20), stores, committed_input=2)
+
+    assert [stores[0].db.get(f"k{i}".encode()) for i in range(50)] == [b"first"] * 50
+    assert [stores[1].db.get(f"k{i}".encode()) for i in range(50)] == [b"second"] * 30 + [None] * 20
+    assert (stores[0].db.changelog_offset(), stores[1].db.changelog_offset()) == (50, 30)
+    for store in stores:
+        store.close()
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_a_restore_step_leaves_the_cycle_collector_as_it_found_it(broker: str, tmp_path: Path,
+                                                                   restore_consumer: Consumer,
+                                                                   collecting: bool) -> None:
+    changelog = unique("gc-changelog")
+    write_changelog(broker, changelog, {0: [(b"k", b"1", 1)]})
+    store = open_store(tmp_path, "gc", changelog, 0)
+    restorer = ChangelogRestorer(restore_consumer)
+    restorer.begin("gc[0]", store, {INPUT: 2})
+    was = gc.isenabled()
+    try:
+        if not collecting:
+            gc.disable()
+        while restorer.busy:
+            restorer.step(1.0)
+            assert gc.isenabled() == collecting
+    finally:
+        if was:
+            gc.enable()
+    assert store.db.get(b"k") == b"1"
+    store.close()
