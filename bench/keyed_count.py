@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import logging
-import os
 import pstats
-import resource
 import shutil
 import sys
 import tempfile
@@ -42,6 +40,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
+from clocks import cpu_seconds, machine_report, machine_seconds, process_cpu_seconds
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # confluent_kafka.admin does not re-export it for mypy
@@ -73,36 +72,6 @@ def build_plan(name: str, source: str, sink: str) -> Plan:
     t.bolt("count", Count).shuffle("in")  # the input is keyed already: no repartition
     t.bolt("out", KafkaSink(sink, key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("count")
     return t.build()
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def process_cpu_seconds(pid: int | None) -> float:
-    """User + system CPU of another process (the embedded broker), from /proc; 0 when unknown."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_seconds() -> tuple[float, float]:
-    """(busy, stolen) CPU seconds of the whole machine, all CPUs, from /proc/stat (zeros when unknown).
-
-    Busy is user + nice + system + irq + softirq; stolen is what the hypervisor took from this VM.
-    """
-    try:
-        fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-        user, nice, system, _idle, _iowait, irq, softirq, steal = fields
-    except (OSError, ValueError):
-        return 0.0, 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    return (user + nice + system + irq + softirq) / tick, steal / tick
 
 
 @dataclass(frozen=True)
@@ -377,12 +346,8 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> boo
     if broker_pid is not None:
         print(f"broker CPU  {broker_cpu:10.2f} s       {broker_cpu / n * 1e6:8.2f} CPU-us/msg   (a separate process)")
     if done.machine_busy > 0:
-        cores = os.cpu_count() or 1
-        others = (done.machine_busy - start.machine_busy - cpu - broker_cpu) / elapsed
-        stolen = (done.machine_stolen - start.machine_stolen) / (elapsed * cores)
-        print(f"machine     {max(others, 0.0):10.2f} of {cores} cores busy with other processes, "
-              f"{stolen:.0%} stolen by the hypervisor"
-              + (": wall-clock figures are unreliable" if stolen > 0.05 or others > 0.2 else ""))
+        print("machine     " + machine_report(elapsed, done.machine_busy - start.machine_busy,
+                                              done.machine_stolen - start.machine_stolen, cpu + broker_cpu))
 
     records, last, out_of_sequence = read_outputs(bootstrap, sink, partitions, n)
     expected = {f"key-{k}": n // keys + (1 if k < n % keys else 0) for k in range(min(keys, n))}

@@ -15,15 +15,19 @@ Correctness: the restored store must hold, for every key, the last value written
 from __future__ import annotations
 
 import argparse
-import resource
+import multiprocessing
 import shutil
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import orjson
+from clocks import cpu_seconds, machine_report, machine_seconds, process_cpu_seconds
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
@@ -38,11 +42,6 @@ from streamproc.state.store import Store, key_prefix
 
 #: Changelog records written per checkpoint (each dirty key once); they share a provenance header.
 CHECKPOINT_RECORDS = 10_000
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def load(bootstrap: str, topic: str, records: int, keys: int, partitions: int) -> dict[bytes, bytes]:
@@ -78,21 +77,73 @@ def load(bootstrap: str, topic: str, records: int, keys: int, partitions: int) -
     return last
 
 
-def restore(bootstrap: str, topic: str, state_dir: Path, records: int, partitions: int
-            ) -> tuple[float, float, list[StorePartition]]:
-    """All partitions at once, with one restore consumer, as one worker restores the tasks it was given."""
-    spec = Store("counts", value_serde=JsonSerde())
-    stores = [StorePartition(spec, state_dir / "counts" / str(p), topic, p) for p in range(partitions)]
+@dataclass
+class Share:
+    """What one worker process measured restoring its partitions."""
+
+    started: float  # time.perf_counter(): CLOCK_MONOTONIC, comparable between processes
+    finished: float
+    cpu: float  # the process, all threads
+    restoring_thread: float  # the thread running the restore (consume, skip rule, WriteBatch)
+
+
+def assigned(worker: int, workers: int, partitions: int) -> list[int]:
+    """Contiguous ranges, as the range assignor gives a topic's partitions to a group's members."""
+    return list(range(worker * partitions // workers, (worker + 1) * partitions // workers))
+
+
+def store_at(state_dir: Path, topic: str, partition: int) -> StorePartition:
+    return StorePartition(Store("counts", value_serde=JsonSerde()), state_dir / "counts" / str(partition), topic,
+                          partition)
+
+
+def restore_share(bootstrap: str, topic: str, state_dir: Path, records: int, partitions: list[int],
+                  ready: Barrier, results: Queue[Share]) -> None:
+    """One worker process: its partitions at once, with one restore consumer, as a worker restores the tasks
+    it was given. Starts when every worker is ready, so that they restore side by side."""
+    stores = [store_at(state_dir, topic, p) for p in partitions]
     consumer = Consumer(restore_consumer_config(bootstrap, f"bench-{uuid.uuid4().hex[:6]}", {}, "bench-restore"))
     restorer = ChangelogRestorer(consumer)
-    wall, cpu = time.perf_counter(), cpu_seconds()
-    for p, store in enumerate(stores):
-        restorer.begin(f"task-{p}", store, {("input", 0): records + CHECKPOINT_RECORDS})
+    ready.wait()
+    started, cpu, thread = time.perf_counter(), cpu_seconds(), time.thread_time()
+    for store in stores:
+        restorer.begin(f"task-{store.partition}", store, {("input", 0): records + CHECKPOINT_RECORDS})
     while restorer.busy:
         restorer.step(0.5)
-    elapsed, used = time.perf_counter() - wall, cpu_seconds() - cpu
+    results.put(Share(started, time.perf_counter(), cpu_seconds() - cpu, time.thread_time() - thread))
     consumer.close()
-    return elapsed, used, stores
+    for store in stores:
+        store.close()
+
+
+def restore(bootstrap: str, topic: str, state_dir: Path, records: int, partitions: int, workers: int,
+            broker_pid: int | None) -> None:
+    """Restores in ``workers`` processes (as ``streamproc run --workers N`` would) and prints the figures."""
+    context = multiprocessing.get_context("spawn")  # no fork of a process that has run librdkafka threads
+    ready = context.Barrier(workers + 1)
+    results: Queue[Share] = context.Queue()
+    processes = [context.Process(target=restore_share, args=(bootstrap, topic, state_dir, records,
+                                                              assigned(w, workers, partitions), ready, results))
+                 for w in range(workers)]
+    for process in processes:
+        process.start()
+    ready.wait()
+    broker_cpu, (busy, stolen) = process_cpu_seconds(broker_pid), machine_seconds()
+    shares = [results.get(timeout=600) for _ in processes]
+    broker_cpu, (busy, stolen) = process_cpu_seconds(broker_pid) - broker_cpu, (
+        b - a for a, b in zip((busy, stolen), machine_seconds(), strict=True))
+    for process in processes:
+        process.join()
+    elapsed = max(s.finished for s in shares) - min(s.started for s in shares)
+    cpu, thread = sum(s.cpu for s in shares), sum(s.restoring_thread for s in shares)
+    per = 1e6 / records
+    print(f"restored {records:,} records with {workers} worker process(es) in {elapsed:.2f}s: "
+          f"{records / elapsed:,.0f} records/s")
+    print(f"CPU-us per record: {cpu * per:.2f} in the workers ({thread * per:.2f} in the restoring threads, "
+          f"{(cpu - thread) * per:.2f} in librdkafka's and RocksDB's threads)"
+          + (f", {broker_cpu * per:.2f} in the broker" if broker_pid is not None else ""))
+    if busy > 0:
+        print("machine: " + machine_report(elapsed, busy, stolen, cpu + broker_cpu))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,8 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=1_000_000, help="changelog records (default 1,000,000)")
     parser.add_argument("--keys", type=int, default=100_000, help="distinct keys (default 100,000)")
     parser.add_argument("--partitions", type=int, default=4, help="changelog partitions (default 4)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes restoring side by side, each its share of the partitions (default 1)")
     parser.add_argument("--bootstrap-servers", help="use this Kafka instead of starting the embedded broker")
     args = parser.parse_args(argv)
+    if not 1 <= args.workers <= args.partitions:
+        parser.error(f"--workers must be between 1 and --partitions ({args.partitions})")
     broker = None if args.bootstrap_servers else EmbeddedBroker().start()
     bootstrap = args.bootstrap_servers or broker.bootstrap_servers  # type: ignore[union-attr]
     state_dir = Path(tempfile.mkdtemp(prefix="streamproc-restore-bench-"))
@@ -111,13 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         last = load(bootstrap, topic, args.records, args.keys, args.partitions)
         print(f"loaded {args.records:,} changelog records ({len(last):,} keys, {args.partitions} partitions) in "
               f"{time.perf_counter() - started:.1f}s", flush=True)
-        elapsed, cpu, stores = restore(bootstrap, topic, state_dir, args.records, args.partitions)
+        broker_process = getattr(broker, "_process", None)
+        restore(bootstrap, topic, state_dir, args.records, args.partitions, args.workers,
+                broker_process.pid if broker_process is not None else None)
+        stores = [store_at(state_dir, topic, p) for p in range(args.partitions)]
         wrong = sum(1 for i, (key, value) in enumerate(last.items())
                     if stores[i % args.partitions].db.get(key) != value)
         for store in stores:
             store.close()
-        print(f"restored {args.records:,} records in {elapsed:.2f}s: {args.records / elapsed:,.0f} records/s, "
-              f"{cpu / args.records * 1e6:.2f} CPU-us/record (this process; the broker is another)")
         print(f"check: {len(last) - wrong:,} of {len(last):,} keys hold their last value")
         return 0 if wrong == 0 else 1
     finally:
