@@ -29,8 +29,10 @@ demo: install
 bench: install
 	$(PY) bench/keyed_count.py
 
+# One worker process, then one per core of a 2-core machine (as `streamproc run --workers 2`).
 bench-restore: install
-	$(PY) bench/restore.py
+	$(PY) bench/restore.py --workers 1
+	$(PY) bench/restore.py --workers 2
 
 # 1,000,000 messages, 20 SIGKILLs, a deleted state directory and a 30 s broker outage; prints the summary.
 chaos: install
