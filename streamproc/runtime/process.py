@@ -100,13 +100,10 @@ def _run(worker: Worker) -> int:
     try:
         worker.run()
         timer.stopped()
-    except StopProcessing as exc:
-        log.error("%s", exc)
-        return EXIT_FATAL
-    except BrokerUnreachable as exc:
+    except BrokerUnreachable as exc:  # before ConfigError, its base class
         log.error("%s", exc)
         return EXIT_UNREACHABLE
-    except (TopologyError, ConfigError) as exc:
+    except (StopProcessing, TopologyError, ConfigError) as exc:
         log.error("%s", exc)
         return EXIT_FATAL
     except ProducerFencedError as exc:
