@@ -37,7 +37,7 @@ def test_replay_to_earliest_with_reset_state_counts_exactly_again(
     ends = {p: 1 + max(r.offset() for r in old if r.partition() == p) for p in {r.partition() for r in old}}
     changelog = f"{wc.name}-counts-changelog"
     assert (wc.state_dir / wc.name).is_dir()
-    base = [str(wc.target), "--bootstrap-servers", broker, "--state-dir", str(wc.state_dir)]
+    base = wc.cli_args()
 
     refused = run_cli(capsys, "replay", *base, "--to-earliest", "--yes")
     assert refused.code == 2 and "--reset-state" in refused.err and "--keep-state" in refused.err
@@ -140,7 +140,7 @@ def test_replay_refuses_while_a_worker_runs_and_dry_run_changes_nothing(
 ) -> None:
     wc = wordcount(partitions=2)
     wc.feed(400, seed=22)
-    base = [str(wc.target), "--bootstrap-servers", broker, "--state-dir", str(wc.state_dir)]
+    base = wc.cli_args()
     running = wc.start()
     try:
         wc.wait_exact(running)
@@ -168,7 +168,7 @@ def test_bad_arguments_change_nothing(wordcount: MakeRun, broker: str, capsys: p
     wc.feed(200, seed=23)
     wc.run_until_exact()
     offsets = committed(broker, wc.name, wc.source, 2)
-    base = [str(wc.target), "--bootstrap-servers", broker, "--state-dir", str(wc.state_dir), "--keep-state", "--yes"]
+    base = [*wc.cli_args(), "--keep-state", "--yes"]
     cases = {
         "is in the future": ["--to-datetime", "2999-01-01T00:00:00Z"],
         "is out of range": ["--to-offset", "1000000"],

@@ -20,7 +20,7 @@ def test_rebuild_after_losing_the_state_directory_gives_the_same_dump(
     wc = wordcount(partitions=3)
     wc.feed(1200, seed=31)
     wc.run_until_exact()
-    base = [str(wc.target), "--bootstrap-servers", broker, "--state-dir", str(wc.state_dir)]
+    base = wc.cli_args()
 
     before = run_cli(capsys, "state", "dump", *base, "counts", "--format", "json")
     assert before.code == 0, before.err
@@ -57,7 +57,7 @@ def test_reads_are_safe_beside_a_running_worker_and_rebuild_refuses_its_stores(
 ) -> None:
     wc = wordcount(partitions=1)
     wc.feed(300, seed=32)
-    base = [str(wc.target), "--bootstrap-servers", broker, "--state-dir", str(wc.state_dir)]
+    base = wc.cli_args()
     running = wc.start()
     try:
         wc.wait_exact(running)

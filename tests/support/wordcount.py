@@ -49,6 +49,10 @@ class WordCountRun:
         for sentence in sentences:
             self.expected.update(sentence.lower().split())
 
+    def cli_args(self) -> list[str]:
+        """The arguments every CLI command takes to find this run's topology, broker and state."""
+        return [str(self.target), "--bootstrap-servers", self.bootstrap, "--state-dir", str(self.state_dir)]
+
     def start(self, *extra: str) -> RunningTopology:
         self.runs += 1
         log = self.tmp_path / f"run-{self.runs}.log"
