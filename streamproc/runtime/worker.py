@@ -1,7 +1,7 @@
 """The worker: one consumer in the topology's group, one task per assigned partition.
 
-Poll loop: consume a batch → hand each message to its partition's reader (which runs the bolts
-depth-first) → checkpoint when due. Rebalances checkpoint before giving partitions up, and new
+Poll loop: consume a batch → hand each message to its partition's reader (streamproc.runtime.dispatch;
+the reader runs the bolts depth-first) → checkpoint when due. Rebalances checkpoint before giving partitions up, and new
 partitions stay paused until their stores are restored, while the loop keeps polling so that
 the consumer stays in the group. Under exactly-once a checkpoint commits a transaction
 (streamproc.runtime.transaction); a worker that fails aborts its open transaction and exits, so
@@ -17,10 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_INVALID, TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
 
 from streamproc.errors import CheckpointError, ConfigError
 from streamproc.kafka import admin as kadmin
@@ -28,12 +27,14 @@ from streamproc.kafka import reading
 from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
 from streamproc.kafka.topics import ensure_internal_topics, sink_topics
-from streamproc.metrics import RuntimeMetrics, Tally
+from streamproc.metrics import RuntimeMetrics
 from streamproc.plan import Plan, SubTopology, check_assignor
 from streamproc.runtime.checkpoint import Checkpointer
+from streamproc.runtime.dispatch import Dispatcher
 from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
+from streamproc.runtime.readers import InternalReader
 from streamproc.runtime.settings import WorkerSettings
 from streamproc.runtime.standby import StandbyKeeper
 from streamproc.runtime.task import Task
@@ -44,13 +45,6 @@ from streamproc.state.recovery import ChangelogRestorer
 log = logging.getLogger(__name__)
 
 
-def _unreachable(msg: Any) -> None:  # pragma: no cover - replaced before the first message
-    raise AssertionError("no reader selected")
-
-
-_NO_TALLY = Tally()  # counts the empty run before a batch's first message
-
-
 class Worker:
     def __init__(self, plan: Plan, settings: WorkerSettings, metrics: RuntimeMetrics | None = None) -> None:
         self.plan = plan
@@ -58,7 +52,6 @@ class Worker:
         self.metrics = metrics if metrics is not None else RuntimeMetrics(plan.name)
         self.tasks: dict[tuple[int, int], Task] = {}
         self._ready: set[tuple[int, int]] = set()
-        self._read: dict[TP, Callable[[Any], None]] = {}
         self._stopping = False
         self._failed = False
         self._last_committed: dict[TP, int] = {}
@@ -77,6 +70,9 @@ class Worker:
         #: Committed offsets of the assigned partitions, for lag before the first message is processed.
         self._start_offsets: dict[TP, int] = {}
         self._in_group = False
+        #: Internal topics have no compaction, and no transaction markers unless under exactly-once: their
+        #: offsets are then contiguous, and a fetch that skips some is read again (streamproc.kafka.continuity).
+        self._contiguous = settings.guarantee != "exactly-once"
         self.metrics.readiness_from(lambda: self.readiness()[0])
         self.metrics.publish_state(state_sizes(plan, ()))
         self.metrics.publish_restoring(dict.fromkeys(plan.stores, (0, 0)))
@@ -129,6 +125,7 @@ class Worker:
         config = consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos)
         config["partition.assignment.strategy"] = check_assignor(self.plan, s.assignor)
         self.consumer = new_consumer(config)
+        self.dispatcher = Dispatcher(self.consumer, self._consumed, self.metrics)
         self.restorer = ChangelogRestorer(
             new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos),
                          "restore consumer"),
@@ -193,7 +190,7 @@ class Worker:
                 self._wake_fetcher = None
             if messages:
                 started = time.monotonic()
-                self._process(messages)
+                self.dispatcher.dispatch(messages)
                 self.metrics.batch(len(messages), time.monotonic() - started)
                 self._sample_latency(messages[-1])
             poll_producer(0)
@@ -203,28 +200,6 @@ class Worker:
                 next_checkpoint = now + interval
                 self._check_parent()
                 self._measure()
-
-    def _process(self, messages: list[Any]) -> None:
-        read = self._read
-        consumed = self._consumed
-        # A batch holds runs of one partition's messages: look the reader up, and count, once per run.
-        topic, partition = "", -1
-        reader: Callable[[Any], None] = _unreachable
-        tally = _NO_TALLY
-        run = 0
-        for msg in messages:
-            if msg.error() is not None:
-                self._consumer_error(msg.error())
-                continue
-            if msg.partition() != partition or msg.topic() != topic:
-                tally.count += run
-                run = 0
-                topic, partition = msg.topic(), msg.partition()
-                reader = read[(topic, partition)]
-                tally = consumed[topic]
-            reader(msg)
-            run += 1
-        tally.count += run
 
     def _sample_latency(self, msg: Any) -> None:
         """End-to-end latency of one record per batch: its timestamp to now, when its outputs are sent."""
@@ -245,14 +220,6 @@ class Worker:
         self.metrics.publish_lag(consumer_lag(self.consumer, tasks, self._start_offsets))
         self.metrics.publish_state(state_sizes(self.plan, tasks))
         self.metrics.publish_restoring(self._restore_progress())
-
-    def _consumer_error(self, err: Any) -> None:
-        if err.code() == KafkaError._PARTITION_EOF:
-            return
-        self.metrics.error("consumer", err.name())
-        if err.fatal():
-            raise ConfigError(f"consumer failed: {err.str()}")
-        log.warning("consumer: %s", err.str())
 
     def _check_parent(self) -> None:
         parent = self.settings.parent_pid
@@ -353,7 +320,10 @@ class Worker:
         assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
         tps = [tp for tp in tps if (tp.topic, tp.partition) in assigned]
         for tp in tps:
-            self._read[(tp.topic, tp.partition)] = task.readers[tp.topic].read
+            reader = task.readers[tp.topic]
+            if self._contiguous and isinstance(reader, InternalReader):
+                reader.expect_contiguous(self._start_offsets.get((tp.topic, tp.partition)))
+            self.dispatcher.readers[(tp.topic, tp.partition)] = reader.read
         self.consumer.resume(tps)
         if tps:
             # resume() does not wake librdkafka's fetcher, which otherwise starts about a second later;
@@ -394,8 +364,8 @@ class Worker:
 
     def _close_tasks(self, partitions: list[Any], kind: str) -> None:
         keys = {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}
+        self.dispatcher.remove((tp.topic, tp.partition) for tp in partitions)
         for tp in partitions:
-            self._read.pop((tp.topic, tp.partition), None)
             self._start_offsets.pop((tp.topic, tp.partition), None)
         for key in keys:
             task = self.tasks.pop(key, None)
