@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from confluent_kafka.admin import AdminClient
 
+from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.admin import TopicSpec
 from streamproc.plan import Plan
 from streamproc.runtime.policy import dlq_topic
 from streamproc.state.changelog import changelog_topic
+
+log = logging.getLogger(__name__)
 
 CHANGELOG_CONFIG = {"cleanup.policy": "compact"}
 INTERNAL_CONFIG = {"cleanup.policy": "delete"}
@@ -45,4 +49,23 @@ def ensure_internal_topics(admin: AdminClient, plan: Plan, with_dlq: bool, repli
     (changelogs, repartition, DLQ); returns the counts. A missing input is a ConfigError naming it."""
     counts = plan.resolve_partitions(kadmin.partition_counts(admin))
     kadmin.ensure_topics(admin, required_topics(plan, counts, with_dlq), replication_factor)
+    return counts
+
+
+def prepare_topics(admin: AdminClient, plan: Plan, bootstrap: str, create_inputs: int | None, with_dlq: bool,
+                   replication_factor: int = -1) -> dict[str, int]:
+    """Everything a worker needs before it joins the group: the inputs (created with ``create_inputs``
+    partitions when missing and that is given, else a ConfigError naming them), then the internal and
+    missing sink topics. Returns every topic's partition count."""
+    existing = kadmin.partition_counts(admin)
+    missing_inputs = [t for t in plan.external_topics() if t not in existing]
+    if missing_inputs and create_inputs:
+        kadmin.ensure_topics(admin, [TopicSpec(t, create_inputs, {}, "input") for t in missing_inputs])
+        log.info("created input topics %s with %d partitions on the embedded broker", missing_inputs, create_inputs)
+        existing = kadmin.partition_counts(admin)
+    elif missing_inputs:
+        raise ConfigError(f"input topics {missing_inputs} of topology {plan.name!r} do not exist on {bootstrap}; "
+                          "create them first")
+    counts = ensure_internal_topics(admin, plan, with_dlq, replication_factor)
+    kadmin.ensure_topics(admin, [t for t in sink_topics(plan, counts) if t.name not in existing], replication_factor)
     return counts

@@ -21,12 +21,12 @@ from typing import Any
 
 from confluent_kafka import OFFSET_INVALID, TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
 
-from streamproc.errors import CheckpointError, ConfigError
+from streamproc.errors import CheckpointError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka import reading
 from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
-from streamproc.kafka.topics import ensure_internal_topics, sink_topics
+from streamproc.kafka.topics import prepare_topics
 from streamproc.metrics import RuntimeMetrics
 from streamproc.plan import Plan, SubTopology, check_assignor
 from streamproc.runtime.checkpoint import Checkpointer
@@ -96,21 +96,8 @@ class Worker:
     def _prepare_topics(self) -> None:
         s = self.settings
         admin = kadmin.connect(admin_config(s.bootstrap_servers, s.overrides, self._client_id), s.connect_timeout)
-        existing = kadmin.partition_counts(admin)
-        missing_inputs = [t for t in self.plan.external_topics() if t not in existing]
-        if missing_inputs and s.create_inputs:
-            kadmin.ensure_topics(admin, [kadmin.TopicSpec(t, s.create_inputs, {}, "input") for t in missing_inputs])
-            log.info("created input topics %s with %d partitions on the embedded broker",
-                     missing_inputs, s.create_inputs)
-            existing = kadmin.partition_counts(admin)
-        elif missing_inputs:
-            raise ConfigError(
-                f"input topics {missing_inputs} of topology {self.plan.name!r} do not exist on {s.bootstrap_servers}; "
-                "create them first"
-            )
-        self.partitions = ensure_internal_topics(admin, self.plan, s.on_error == "dlq", s.replication_factor)
-        kadmin.ensure_topics(admin, [t for t in sink_topics(self.plan, self.partitions) if t.name not in existing],
-                             s.replication_factor)
+        self.partitions = prepare_topics(admin, self.plan, s.bootstrap_servers, s.create_inputs,
+                                         s.on_error == "dlq", s.replication_factor)
 
     def _create_clients(self) -> None:
         s = self.settings
