@@ -22,36 +22,8 @@ from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.readers import InternalReader
 from streamproc.serde.json import JsonSerde
+from streamproc.testing import MemoryMessage
 from tests.support.kafka import create_topic, unique, wait_for
-
-
-class FakeMessage:
-    def __init__(self, topic: str, partition: int, offset: int) -> None:
-        self._topic, self._partition, self._offset = topic, partition, offset
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def error(self) -> None:
-        return None
-
-    def key(self) -> bytes:
-        return b'"k"'
-
-    def value(self) -> bytes:
-        return str(self._offset).encode()
-
-    def headers(self) -> None:
-        return None
-
-    def timestamp(self) -> tuple[int, int]:
-        return 1, 0
 
 
 class SeekRecorder:
@@ -91,7 +63,7 @@ class Harness:
 
 
 def batch(*spec: tuple[int, int]) -> list[Any]:
-    return [FakeMessage("rep", p, o) for p, o in spec]
+    return [MemoryMessage("rep", p, o, b'"k"', str(o).encode(), None, 0) for p, o in spec]
 
 
 # --- unit ------------------------------------------------------------------------------------------
