@@ -82,8 +82,7 @@ class Dispatcher:
 
     def _believe(self, gap: OffsetGap) -> bool:
         """True when the gap was read again and is real: the reader then takes the message after it."""
-        r = gap.reader
-        expected = r.next_offset if r.next_offset is not None else gap.found
+        r, expected = gap.reader, gap.expected
         if not self._gaps.accept(r.topic, r.partition, expected, gap.found):
             log.info("%s[%d]: offsets %d to %d missing from a fetch; reading them again", r.topic, r.partition,
                      expected, gap.found - 1)

@@ -111,9 +111,10 @@ class SpoutReader(Reader):
 class OffsetGap(Exception):
     """A reader that expects contiguous offsets got a message past the one it expected; it handled nothing."""
 
-    def __init__(self, reader: Reader, found: int) -> None:
-        super().__init__(f"{reader.topic}[{reader.partition}]: expected offset {reader.next_offset}, got {found}")
+    def __init__(self, reader: Reader, expected: int, found: int) -> None:
+        super().__init__(f"{reader.topic}[{reader.partition}]: expected offset {expected}, got {found}")
         self.reader = reader
+        self.expected = expected
         self.found = found
 
 
@@ -153,8 +154,9 @@ class InternalReader(Reader):
 
     def read(self, msg: Any) -> None:
         offset = msg.offset()
-        if offset != self.next_offset and self.contiguous and self.next_offset is not None:
-            raise OffsetGap(self, offset)
+        expected = self.next_offset
+        if offset != expected and self.contiguous and expected is not None:
+            raise OffsetGap(self, expected, offset)
         try:
             self._read(msg)
         except ProcessingError as error:
