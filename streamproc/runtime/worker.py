@@ -1,9 +1,9 @@
 """The worker: one consumer in the topology's group, one task per assigned partition.
 
 Poll loop: consume a batch → hand each message to its partition's reader (streamproc.runtime.dispatch;
-the reader runs the bolts depth-first) → checkpoint when due. Rebalances checkpoint before giving partitions up, and new
-partitions stay paused until their stores are restored, while the loop keeps polling so that
-the consumer stays in the group. Under exactly-once a checkpoint commits a transaction
+the reader runs the bolts depth-first) → checkpoint when due. Rebalances checkpoint before giving
+partitions up, and new partitions stay paused until their stores are restored, while the loop keeps
+polling so that the consumer stays in the group. Under exactly-once a checkpoint commits a transaction
 (streamproc.runtime.transaction); a worker that fails aborts its open transaction and exits, so
 that the supervisor restarts it from the last commit.
 
