@@ -75,6 +75,9 @@ class ChaosSummary:
     outage_seconds: float = 0.0
     restores: int = 0
     records_restored: int = 0
+    #: Fetches of an internal topic that skipped offsets (read again), and gaps that proved real.
+    gaps_reread: int = 0
+    gaps_believed: int = 0
     duplicates: int = 0
     lost: int = 0
     overcounted: int = 0
@@ -107,6 +110,7 @@ class ChaosSummary:
             f"  state deletions   {self.state_deletions}",
             f"  broker outages    {self.outages} ({self.outage_seconds:.0f} s cut)",
             f"  restores          {self.restores} store partitions, {self.records_restored:,} records restored",
+            f"  fetch gaps        {self.gaps_reread} read again, {self.gaps_believed} real",
             f"  duplicates seen   {self.duplicates:,}",
             f"  lost              {self.lost}",
             f"  keys wrong        {len(self.keys_wrong)} in the output, {len(self.store_keys_wrong)} in the store "
@@ -175,7 +179,7 @@ class ChaosDriver:
             self._stop_all()
         self._verify()
         self.summary.elapsed = time.monotonic() - started
-        self._count_restores()
+        self._count_log_events()
         return self.summary
 
     def _chaos(self) -> None:
@@ -357,9 +361,14 @@ class ChaosDriver:
         s.keys_wrong = verdict.wrong
         s.store_keys_wrong = verify_store(self.bootstrap, self.changelog, self._expected, self._client)
 
-    def _count_restores(self) -> None:
+    def _count_log_events(self) -> None:
+        """Restores and fetch gaps, from what the members logged."""
         for member in self.members:
             for line in member.all_logs().splitlines():
                 if "restored " in line and " records applied" in line:
                     self.summary.restores += 1
                     self.summary.records_restored += int(line.split(": ")[-1].split()[0])
+                elif " missing from a fetch; reading them again" in line:
+                    self.summary.gaps_reread += 1
+                elif " hold no records (read twice)" in line:
+                    self.summary.gaps_believed += 1
