@@ -33,7 +33,9 @@ def _drop(msg: Any) -> None:
     """The reader of a partition being read again from a gap, for the rest of the batch."""
 
 
-_NO_TALLY = Tally()  # counts the empty run before a batch's first message
+#: Where runs that count for nothing go: the empty run before a batch's first message, and messages dropped
+#: for a re-read (they are counted when they come again).
+_NO_TALLY = Tally()
 
 
 class Dispatcher:
@@ -67,14 +69,17 @@ class Dispatcher:
                 tally.count += run
                 run = 0
                 topic, partition = msg.topic(), msg.partition()
-                reader = _drop if rereading and (topic, partition) in rereading else readers[(topic, partition)]
-                tally = consumed[topic]
+                if rereading and (topic, partition) in rereading:
+                    reader, tally = _drop, _NO_TALLY
+                else:
+                    reader, tally = readers[(topic, partition)], consumed[topic]
             try:
                 reader(msg)
             except OffsetGap as gap:
                 if not self._believe(gap):
                     rereading.add((topic, partition))
-                    reader = _drop
+                    tally.count += run
+                    reader, tally, run = _drop, _NO_TALLY, 0
                     continue
                 reader(msg)
             run += 1

@@ -88,6 +88,7 @@ def test_a_gap_is_read_again_and_the_partition_rest_of_the_batch_dropped() -> No
     # The consumer, sought back, delivers the missing records and what follows them.
     h.dispatcher.dispatch(batch((0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (0, 7)))
     assert h.delivered[0] == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert h.tally.count == 10, "records consumed: the dropped ones count once, when they come again"
     assert gap_errors(h.metrics) == 0
 
 
