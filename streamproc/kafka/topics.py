@@ -43,11 +43,12 @@ def sink_topics(plan: Plan, counts: Mapping[str, int]) -> list[TopicSpec]:
     ]
 
 
-def ensure_internal_topics(admin: AdminClient, plan: Plan, with_dlq: bool, replication_factor: int = -1
-                           ) -> dict[str, int]:
-    """Resolve every partition count from the existing inputs and create the missing internal topics
-    (changelogs, repartition, DLQ); returns the counts. A missing input is a ConfigError naming it."""
-    counts = plan.resolve_partitions(kadmin.partition_counts(admin))
+def ensure_internal_topics(admin: AdminClient, plan: Plan, with_dlq: bool, replication_factor: int = -1,
+                           existing: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Resolve every partition count from the existing inputs (``existing``: the topics' partition counts,
+    if already listed) and create the missing internal topics (changelogs, repartition, DLQ); returns the
+    counts. A missing input is a ConfigError naming it."""
+    counts = plan.resolve_partitions(existing if existing is not None else kadmin.partition_counts(admin))
     kadmin.ensure_topics(admin, required_topics(plan, counts, with_dlq), replication_factor)
     return counts
 
@@ -66,6 +67,6 @@ def prepare_topics(admin: AdminClient, plan: Plan, bootstrap: str, create_inputs
     elif missing_inputs:
         raise ConfigError(f"input topics {missing_inputs} of topology {plan.name!r} do not exist on {bootstrap}; "
                           "create them first")
-    counts = ensure_internal_topics(admin, plan, with_dlq, replication_factor)
+    counts = ensure_internal_topics(admin, plan, with_dlq, replication_factor, existing)
     kadmin.ensure_topics(admin, [t for t in sink_topics(plan, counts) if t.name not in existing], replication_factor)
     return counts
