@@ -26,8 +26,9 @@ from confluent_kafka import Producer
 
 from tests.chaos.members import Member
 from tests.chaos.truth import expected_counts, verify_outputs, verify_store
-from tests.support.kafka import REPO, TopicTail, create_topic, unique
+from tests.support.kafka import TopicTail, create_topic, unique
 from tests.support.proxy import TcpProxy
+from tests.support.wordcount import write_target
 
 MOMENTS = ("processing", "restore", "rebalance", "random")
 
@@ -146,12 +147,7 @@ class ChaosDriver:
         self._client = ({"isolation.level": "read_committed"} if config.guarantee == "exactly-once" else {})
         workdir.mkdir(parents=True, exist_ok=True)
         target = workdir / "target.py"
-        target.write_text(
-            "import sys\n"
-            f"sys.path.insert(0, {str(REPO / 'topologies')!r})\n"
-            "from wordcount import build\n"
-            f"topology = build({self.name!r}, {self.source!r}, {self.sink!r})\n"
-        )
+        write_target(target, self.name, self.source, self.sink)
         extra = ["--commit-interval", str(config.commit_interval)]
         if config.guarantee != "at-least-once":
             extra += ["--guarantee", config.guarantee]

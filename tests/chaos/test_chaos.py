@@ -13,9 +13,9 @@ from tests.support.proxy import TcpProxy, proxied_broker
 
 pytestmark = pytest.mark.integration
 
-#: Exactly-once joins this list when `streamproc run --guarantee exactly-once` exists. The driver then reads
-#: read_committed; "no duplicates" can only be asserted against a broker that hides aborted records, which
-#: Tansu does not (BROKER.md).
+#: At-least-once only in CI. `python -m tests.chaos --guarantee exactly-once` runs the scenario under
+#: transactions (read read_committed), but "no duplicates" can only be asserted against a broker that hides
+#: aborted records, which Tansu does not (BROKER.md), and a second run would double the suite's longest test.
 GUARANTEES = ["at-least-once"]
 
 

@@ -14,6 +14,16 @@ from tests.support.kafka import REPO, RunningTopology, TopicTail, create_topic, 
 VOCABULARY = [f"w{i}" for i in range(60)] + ["the", "The", "fox", "FOX", "dog"]
 
 
+def write_target(path: Path, name: str, source: str, sink: str) -> None:
+    """A topology file for `streamproc run`: topologies/wordcount.py under its own names and topics."""
+    path.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO / 'topologies')!r})\n"
+        "from wordcount import build\n"
+        f"topology = build({name!r}, {source!r}, {sink!r})\n"
+    )
+
+
 class WordCountRun:
     """A uniquely named copy of topologies/wordcount.py with its own topics, group and state."""
 
@@ -28,12 +38,7 @@ class WordCountRun:
         self.state_dir = tmp_path / "state"
         self.tmp_path = tmp_path
         self.target = tmp_path / "target.py"
-        self.target.write_text(
-            "import sys\n"
-            f"sys.path.insert(0, {str(REPO / 'topologies')!r})\n"
-            "from wordcount import build\n"
-            f"topology = build({self.name!r}, {self.source!r}, {self.sink!r})\n"
-        )
+        write_target(self.target, self.name, self.source, self.sink)
         self.expected: Counter[str] = Counter()
         self.runs = 0
         self._tail: TopicTail | None = None
