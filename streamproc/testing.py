@@ -1,129 +1,113 @@
 """Unit-testing a topology without a broker.
 
-    driver = TopologyTestDriver(topology, partitions=2)
-    driver.send("sentences", "the quick fox")
-    assert driver.state("counts", "fox") == 1
-    assert [r.value for r in driver.output("word-counts")][-1] == {"word": "fox", "count": 1}
+    with TopologyTestDriver(topology, partitions=2) as driver:
+        driver.send("sentences", "the quick fox")
+        assert driver.state("counts", "fox") == 1
+        assert driver.output("word-counts")[-1].value == {"word": "fox", "count": 1}
 
-The driver runs the real tasks, routing, stores (RocksDB in a temporary directory) and
-checkpoints; only Kafka is replaced by in-memory topics. Internal topics are drained after each
-``send``, so a call returns when the record and everything it caused has been processed.
+The driver runs a worker's own code: the task manager (streamproc.runtime.tasks), the dispatch
+loop, restores from the changelog, and real checkpoints, over Kafka in memory
+(streamproc.kafka.memory) and real stores (RocksDB in a temporary directory). ``send`` returns
+when the record and everything it caused downstream (through internal topics too) has been
+processed. ``checkpoint`` commits, ``crash`` drops everything not committed and restores the tasks
+from their changelogs, as a SIGKILL and a restart would.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import murmur2
+from confluent_kafka import TopicPartition
 
+from streamproc.errors import StreamprocError
+from streamproc.kafka.memory import MemoryBroker, MemoryConsumer, MemoryMessage, MemoryProducer, murmur2_partition
 from streamproc.kafka.sink import KafkaSink
+from streamproc.metrics import RuntimeMetrics, Tally
 from streamproc.plan import Plan
 from streamproc.runtime.checkpoint import Checkpointer
+from streamproc.runtime.dispatch import Dispatcher
 from streamproc.runtime.output import Output
-from streamproc.runtime.policy import ErrorPolicy, OnError, dlq_topic
+from streamproc.runtime.policy import (
+    H_COMPONENT,
+    H_ERROR,
+    H_ERROR_TYPE,
+    H_OFFSET,
+    H_PARTITION,
+    H_TOPIC,
+    ErrorPolicy,
+    OnError,
+    StopProcessing,
+    dlq_topic,
+)
 from streamproc.runtime.task import Task
+from streamproc.runtime.tasks import TaskManager
 from streamproc.serde.base import Headers, SerdeContext
-from streamproc.state.changelog import TopicPartition
+from streamproc.state.changelog import TopicPartition as TP
 from streamproc.state.partition import MISSING
+from streamproc.state.recovery import ChangelogRestorer
 from streamproc.state.store import key_prefix
 from streamproc.topology import Topology
 
+__all__ = [
+    "DeadLetter",
+    "MemoryMessage",
+    "MemoryProducer",
+    "OutputRecord",
+    "RecordFailedError",
+    "TopologyTestDriver",
+    "murmur2_partition",
+]
 
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (Java-compatible murmur2), as librdkafka's murmur2_random does for keys."""
-    return int(murmur2(key, partitions))
-
-
-class MemoryMessage:
-    """The confluent_kafka.Message methods the runtime reads."""
-
-    __slots__ = ("_headers", "_key", "_offset", "_partition", "_timestamp", "_topic", "_value")
-
-    def __init__(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None,
-                 headers: Headers | None, timestamp: int) -> None:
-        self._topic, self._partition, self._offset = topic, partition, offset
-        self._key, self._value, self._headers, self._timestamp = key, value, headers, timestamp
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def headers(self) -> Headers | None:
-        return list(self._headers) if self._headers else None
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._timestamp)
-
-    def error(self) -> None:
-        return None
+#: Messages handed to the dispatch loop per call, as a worker's consume() batch.
+BATCH = 1000
 
 
-#: Tells an omitted ``callback`` argument from an explicit None (confluent-kafka treats them differently).
-_UNSET: Any = object()
+class RecordFailedError(StreamprocError):
+    """A record failed under ``on_error="fail"``: what a worker would stop on, without committing it."""
 
-
-class MemoryProducer:
-    """Appends to in-memory topics; delivery reports are served on poll/flush, as librdkafka does."""
-
-    def __init__(self, partitions: Callable[[str], int], default_timestamp: Callable[[], int]) -> None:
-        self.topics: dict[str, dict[int, list[MemoryMessage]]] = {}
-        self._partitions = partitions
-        self._now = default_timestamp
-        self._reports: list[tuple[Callable[[Any, Any], None], MemoryMessage]] = []
-        #: Set by a test to make the next flush fail (a broker that does not acknowledge).
-        self.fail_flush = False
-
-    def produce(self, topic: str, value: Any = None, key: Any = None, partition: int = -1, callback: Any = _UNSET,
-                on_delivery: Any = None, timestamp: int = 0, headers: Any = None) -> None:
-        count = self._partitions(topic)
-        if partition < 0:
-            partition = murmur2_partition(key, count) if key is not None else 0
-        log = self.topics.setdefault(topic, {}).setdefault(partition, [])
-        msg = MemoryMessage(topic, partition, len(log), key, value, headers, timestamp or self._now())
-        log.append(msg)
-        # As confluent-kafka: a ``callback`` argument, even None, wins over ``on_delivery``.
-        callback = on_delivery if callback is _UNSET else callback
-        if callback is not None:
-            self._reports.append((callback, msg))
-
-    def poll(self, timeout: float = 0.0) -> int:
-        reports, self._reports = self._reports, []
-        for callback, msg in reports:
-            callback(None, msg)
-        return len(reports)
-
-    def flush(self, timeout: float = 0.0) -> int:
-        if self.fail_flush:
-            return len(self._reports) or 1
-        self.poll()
-        return 0
+    def __init__(self, stop: StopProcessing) -> None:
+        super().__init__(f"{stop.error} while handling {stop.topic}[{stop.partition}]@{stop.offset} (the driver runs "
+                         f"with on_error='fail'; give TopologyTestDriver(on_error='dlq' or 'skip') to route around it)")
+        self.component = stop.error.component
+        self.cause = stop.error.cause
+        self.topic, self.partition, self.offset = stop.topic, stop.partition, stop.offset
 
 
 @dataclass(frozen=True)
 class OutputRecord:
+    """A record a KafkaSink wrote, decoded with the sink's serdes."""
+
     key: Any
     value: Any
     partition: int
     offset: int
     headers: Headers | None
     timestamp: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A dead letter: the failed input's raw key and value, and the error headers decoded."""
+
+    key: bytes | None
+    value: bytes | None
+    error: str
+    error_type: str
+    component: str
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    #: The original record's own headers (the error headers are decoded into the fields above).
+    headers: Headers | None
+
+
+_DLQ_HEADERS = {H_ERROR, H_ERROR_TYPE, H_COMPONENT, H_TOPIC, H_PARTITION, H_OFFSET, "streamproc.failed.at"}
 
 
 class TopologyTestDriver:
@@ -134,87 +118,126 @@ class TopologyTestDriver:
         *,
         on_error: OnError = "fail",
         state_dir: Path | None = None,
+        broker: MemoryBroker | None = None,
     ) -> None:
+        """``partitions``: the partition count of every input topic, or per topic. ``on_error``: the error
+        policy, as ``streamproc run --on-error``. ``state_dir``: where stores live (default: a temporary
+        directory removed by ``close``). ``broker``: the in-memory Kafka to use (default: a new one)."""
         self.plan: Plan = topology.build()
         inputs = self.plan.external_topics()
         given = {t: partitions for t in inputs} if isinstance(partitions, int) else dict(partitions)
         self.partitions = self.plan.resolve_partitions(given)
         self._own_dir = state_dir is None
         self.state_dir = Path(tempfile.mkdtemp(prefix="streamproc-test-")) if state_dir is None else state_dir
-        self._clock = 0
-        self.producer = MemoryProducer(lambda t: self.partitions.get(t, 1), self._tick)
+        self.broker = broker if broker is not None else MemoryBroker(lambda t: self.partitions.get(t, 1))
+        for topic, count in self.partitions.items():
+            self.broker.create(topic, count)
+        self.producer = MemoryProducer(self.broker)
         self.output_ = Output(self.producer)
         self.policy = ErrorPolicy(on_error, self.plan.name, self.output_)
-        self.committed: dict[TopicPartition, int] = {}
-        self.checkpointer = Checkpointer(self.output_, self.committed.update)
-        self.tasks: dict[tuple[int, int], Task] = {}
-        self._positions: dict[TopicPartition, int] = {}
-        self._pending: deque[TopicPartition] = deque()
-        self._sub_of_topic = self.plan.subtopology_of_topic()
+        self._consumer = MemoryConsumer(self.broker, self.plan.name)
+        self.checkpointer = Checkpointer(self.output_, self._commit)
+        self._metrics = RuntimeMetrics(self.plan.name)
+        self._start()
 
-    def _tick(self) -> int:
-        self._clock += 1
-        return self._clock
+    def _start(self) -> None:
+        """Assign every partition, as a worker that is the group's only member, and restore the stores."""
+        self._restore_consumer = MemoryConsumer(self.broker, partition_eof=True)
+        self.manager = TaskManager(self.plan, self.partitions, self.output_, self.policy, self.state_dir,
+                                   ChangelogRestorer(self._restore_consumer), contiguous=True)
+        self._dispatcher = Dispatcher(self._consumer, self.manager.readers,
+                                      {t: Tally() for t in self.plan.source_topics()}, self._metrics)
+        tps = [TopicPartition(t, p) for t in self.plan.source_topics() for p in range(self.partitions[t])]
+        self._consumer.assign(tps)
+        self._consumer.pause(tps)
+        committed = {(tp.topic, tp.partition): tp.offset for tp in self._consumer.committed(tps) if tp.offset >= 0}
+        ready = self.manager.assign([(tp.topic, tp.partition) for tp in tps], committed)
+        while self.manager.restoring:
+            ready += self.manager.restore_step(0)
+        self._consumer.resume([TopicPartition(t, p) for t, p in ready])
 
-    def _task(self, topic: str, partition: int) -> Task:
-        sub = self._sub_of_topic[topic]
-        key = (sub.id, partition)
-        task = self.tasks.get(key)
-        if task is None:
-            task = Task(self.plan, sub, partition, self.partitions, self.output_, self.policy, self.state_dir)
-            task.load_marks()
-            self.tasks[key] = task
-        return task
+    def _commit(self, offsets: dict[TP, int]) -> None:
+        self._consumer.commit([TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
 
+    @property
+    def committed(self) -> dict[TP, int]:
+        """The group's committed offsets: what a restarted worker would resume from."""
+        return dict(self.broker.committed.get(self.plan.name, {}))
+
+    @property
+    def tasks(self) -> dict[tuple[int, int], Task]:
+        """The open tasks by (sub-topology id, partition)."""
+        return {(t.sub.id, t.partition): t for t in self.manager.tasks()}
+
+    # --- feeding --------------------------------------------------------------------------------
     def send(self, topic: str, value: Any, key: Any = None, *, partition: int | None = None,
              headers: Headers | None = None, timestamp: int | None = None, raw: bool = False) -> None:
-        """Produce a record to an input topic (encoded with the spout's serdes unless ``raw``) and process
-        it and everything it causes downstream."""
+        """Produce one record to an input topic and process it and everything it causes downstream.
+
+        ``value``/``key``: encoded with the spout's serdes, unless ``raw=True``: then both must be bytes
+        (or None) and are written as they are, e.g. to test a record the serde cannot decode.
+        ``partition``: the input partition (default: the key's, by Kafka's murmur2 partitioner; 0 without
+        a key). ``headers``: a list of (name, bytes) pairs. ``timestamp``: the record's timestamp in
+        milliseconds (default: a clock that ticks once per record).
+        Raises RecordFailedError when the record fails under ``on_error="fail"``.
+        """
         if topic not in self.plan.external_topics():
             raise ValueError(f"{topic!r} is not an input topic of {self.plan.name!r}: {self.plan.external_topics()}")
         spout = next(s for s in self.plan.spouts.values() if topic in s.topics)
-        raw_key = key if raw else spout.key_serde.serialize(key, SerdeContext(topic, True))
-        raw_value = value if raw else spout.value_serde.serialize(value, SerdeContext(topic, False))
+        if raw:
+            for name, given in (("key", key), ("value", value)):
+                if given is not None and not isinstance(given, bytes):
+                    raise TypeError(f"send(..., raw=True) writes bytes as they are; {name} is {type(given).__name__}")
+            raw_key, raw_value = key, value
+        else:
+            try:
+                raw_key = spout.key_serde.serialize(key, SerdeContext(topic, True))
+                raw_value = spout.value_serde.serialize(value, SerdeContext(topic, False))
+            except Exception as exc:
+                hint = " (to send bytes as they are, pass raw=True)" if isinstance(value, bytes) or \
+                    isinstance(key, bytes) else ""
+                raise type(exc)(f"{exc}{hint}") from exc
         target = partition
         if target is None:
             target = murmur2_partition(raw_key, self.partitions[topic]) if raw_key is not None else 0
         self.producer.produce(topic, raw_value, raw_key, target, headers=headers, timestamp=timestamp or 0)
-        self._run(topic, target)
-        self.drain()
+        self.process_pending()
 
-    def drain(self) -> None:
-        """Process every record waiting on internal topics (send() does this; a test that appends to an
-        internal topic itself, to simulate a replay, calls it)."""
-        while self._drain_internal():
-            pass
+    def process_pending(self) -> None:
+        """Process every record not yet read, on input and internal topics, as a worker's poll loop would
+        (``send`` calls it; a test that writes to a topic itself, e.g. to simulate a replay, calls it)."""
+        consume, dispatch = self._consumer.consume, self._dispatcher.dispatch
+        try:
+            while messages := consume(BATCH, 0):
+                dispatch(messages)
+        except StopProcessing as stop:
+            raise RecordFailedError(stop) from stop.error
 
-    def _run(self, topic: str, partition: int) -> None:
-        log = self.producer.topics.get(topic, {}).get(partition, [])
-        position = self._positions.get((topic, partition), 0)
-        task = self._task(topic, partition)
-        reader = task.readers[topic]
-        for msg in log[position:]:
-            self._positions[(topic, partition)] = msg.offset() + 1
-            reader.read(msg)
-
-    def _drain_internal(self) -> bool:
-        progressed = False
-        for topic in self.plan.internal_topics:
-            for partition, log in self.producer.topics.get(topic, {}).items():
-                if self._positions.get((topic, partition), 0) < len(log):
-                    self._run(topic, partition)
-                    progressed = True
-        return progressed
+    drain = process_pending
 
     def checkpoint(self) -> None:
-        """Run a real checkpoint: changelog records, flush, commit, RocksDB write."""
-        self.checkpointer.run(list(self.tasks.values()))
+        """Run a real checkpoint: bolts' flush(), changelog records, producer flush, offset commit, store write."""
+        self.checkpointer.run(self.manager.running())
+        self.process_pending()  # what flush() emitted to internal topics
+
+    def crash(self, lose_state: bool = False) -> None:
+        """Drop everything not committed, as a SIGKILL would, and restart: tasks are reopened from their
+        local stores (none with ``lose_state=True``, as on a new machine) and restored from the
+        changelogs, and reading resumes at the committed offsets. Records already written stay written,
+        as they do in Kafka: outputs after the last checkpoint are written again (at-least-once)."""
+        self.manager.lose([(t, p) for t in self.plan.source_topics() for p in range(self.partitions[t])])
+        self._consumer.unassign()
+        self._restore_consumer.close()
+        if lose_state:
+            for child in self.state_dir.iterdir():
+                shutil.rmtree(child, ignore_errors=True)
+        self._start()
+        self.process_pending()
 
     # --- reading results -------------------------------------------------------------------------
     def records(self, topic: str) -> list[MemoryMessage]:
         """Raw records of any topic (input, internal, changelog, output, DLQ), partition by partition."""
-        partitions = self.producer.topics.get(topic, {})
-        return [m for p in sorted(partitions) for m in partitions[p]]
+        return [m for log in self.broker.topics.get(topic, []) for m in log]
 
     def output(self, topic: str) -> list[OutputRecord]:
         """Records a KafkaSink wrote to ``topic``, decoded with its serdes."""
@@ -229,14 +252,26 @@ class TopologyTestDriver:
             for m in self.records(topic)
         ]
 
-    def dead_letters(self) -> list[MemoryMessage]:
-        return self.records(dlq_topic(self.plan.name))
+    def dead_letters(self) -> list[DeadLetter]:
+        """What ``on_error="dlq"`` sent to the dead-letter topic, oldest first."""
+        letters = []
+        for m in self.records(dlq_topic(self.plan.name)):
+            found = {name: (value or b"").decode(errors="replace") for name, value in m.headers() or []
+                     if name in _DLQ_HEADERS}
+            own = [(name, value) for name, value in m.headers() or [] if name not in _DLQ_HEADERS]
+            letters.append(DeadLetter(m.key(), m.value(), found.get(H_ERROR, ""), found.get(H_ERROR_TYPE, ""),
+                                      found.get(H_COMPONENT, ""), found.get(H_TOPIC, ""),
+                                      int(found.get(H_PARTITION, -1)), int(found.get(H_OFFSET, -1)),
+                                      m.timestamp()[1], own or None))
+        return letters
 
     def state(self, store: str, key: Any, default: Any = None) -> Any:
         """The value of ``key`` in ``store``, from whichever partition holds it (uncommitted writes included)."""
+        if store not in self.plan.stores:
+            raise KeyError(f"{self.plan.name!r} has no store {store!r}; stores: {sorted(self.plan.stores)}")
         spec = self.plan.stores[store][1]
         storage_key = key_prefix(spec.key_serde.serialize(key, SerdeContext(store, True)) or b"")
-        for task in self.tasks.values():
+        for task in self.manager.tasks():
             part = task.stores.get(store)
             if part is not None:
                 value = part.get(storage_key)
@@ -245,9 +280,7 @@ class TopologyTestDriver:
         return default
 
     def close(self) -> None:
-        for task in self.tasks.values():
-            task.close()
-        self.tasks.clear()
+        self.manager.close()
         if self._own_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
 

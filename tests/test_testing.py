@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
-from streamproc.runtime.policy import StopProcessing
-from streamproc.testing import TopologyTestDriver
+from streamproc.testing import RecordFailedError, TopologyTestDriver
 from tests.support.bolts import Count, Passthrough, wordcount
 
 
@@ -103,13 +102,11 @@ def test_dlq_policy_keeps_the_original_bytes_and_origin() -> None:
         driver.send("words", "fine")
         assert [r.value for r in driver.output("out")] == ["ok", "fine"]
         dead = driver.dead_letters()
-        assert [m.value() for m in dead] == [b"boom", b"\xff"]
-        first = dict(dead[0].headers() or [])
-        assert first["trace"] == b"1"
-        assert first["streamproc.component"] == b"explodes"
-        assert first["streamproc.error.type"] == b"ValueError"
-        assert first["streamproc.source.offset"] == b"1"
-        assert dict(dead[1].headers() or [])["streamproc.component"] == b"in"
+        assert [m.value for m in dead] == [b"boom", b"\xff"]
+        assert dead[0].headers == [("trace", b"1")]
+        assert (dead[0].component, dead[0].error_type, dead[0].topic, dead[0].offset) == (
+            "explodes", "ValueError", "words", 1)
+        assert dead[1].component == "in"
         driver.checkpoint()
         assert driver.committed[("words", 0)] == 4
 
@@ -117,8 +114,9 @@ def test_dlq_policy_keeps_the_original_bytes_and_origin() -> None:
 def test_fail_policy_stops_before_committing_the_message() -> None:
     with TopologyTestDriver(explosive()) as driver:
         driver.send("words", "ok")
-        with pytest.raises(StopProcessing, match=r"'explodes' failed.*words\[0\]@1"):
+        with pytest.raises(RecordFailedError, match=r"'explodes' failed.*words\[0\]@1.*on_error='fail'") as failed:
             driver.send("words", "boom")
+        assert (failed.value.component, failed.value.offset, type(failed.value.cause)) == ("explodes", 1, ValueError)
         driver.checkpoint()
         assert driver.committed == {("words", 0): 1}
 
@@ -133,7 +131,7 @@ def test_skip_policy_and_runtime_fields_errors() -> None:
         driver.send("items", {"word": "a"})
         assert driver.state("counts", "a") == 2
         assert driver.policy.skipped == 1
-    with TopologyTestDriver(topology) as driver, pytest.raises(StopProcessing, match="needs a dict value"):
+    with TopologyTestDriver(topology) as driver, pytest.raises(RecordFailedError, match="needs a dict value"):
         driver.send("items", "text")
 
 

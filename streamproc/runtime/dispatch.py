@@ -39,19 +39,18 @@ _NO_TALLY = Tally()
 
 
 class Dispatcher:
-    def __init__(self, consumer: Any, consumed: Mapping[str, Tally], metrics: RuntimeMetrics) -> None:
-        """``consumed``: the records-consumed tally of each source topic."""
-        #: The reader of every partition that is processing.
-        self.readers: dict[Partition, Read] = {}
+    def __init__(self, consumer: Any, readers: Mapping[Partition, Read], consumed: Mapping[str, Tally],
+                 metrics: RuntimeMetrics) -> None:
+        """``readers``: the reader of every partition that is processing, kept by the task manager
+        (streamproc.runtime.tasks); ``consumed``: the records-consumed tally of each source topic."""
+        self.readers = readers
         self._consumed = consumed
         self._metrics = metrics
         self._gaps = GapCheck(consumer)
 
-    def remove(self, partitions: Iterable[Partition]) -> None:
-        keys = list(partitions)
-        for key in keys:
-            self.readers.pop(key, None)
-        self._gaps.forget(keys)
+    def forget(self, partitions: Iterable[Partition]) -> None:
+        """Partitions given up: a gap being re-read there means nothing to their next owner."""
+        self._gaps.forget(partitions)
 
     def dispatch(self, messages: list[Any]) -> None:
         readers = self.readers

@@ -28,16 +28,15 @@ from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
 from streamproc.kafka.topics import prepare_topics
 from streamproc.metrics import RuntimeMetrics
-from streamproc.plan import Plan, SubTopology, check_assignor
+from streamproc.plan import Plan, check_assignor
 from streamproc.runtime.checkpoint import Checkpointer
 from streamproc.runtime.dispatch import Dispatcher
 from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
-from streamproc.runtime.readers import InternalReader
 from streamproc.runtime.settings import WorkerSettings
 from streamproc.runtime.standby import StandbyKeeper
-from streamproc.runtime.task import Task
+from streamproc.runtime.tasks import TaskManager
 from streamproc.runtime.transaction import Transactions
 from streamproc.state.changelog import TopicPartition as TP
 from streamproc.state.recovery import ChangelogRestorer
@@ -50,12 +49,9 @@ class Worker:
         self.plan = plan
         self.settings = settings
         self.metrics = metrics if metrics is not None else RuntimeMetrics(plan.name)
-        self.tasks: dict[tuple[int, int], Task] = {}
-        self._ready: set[tuple[int, int]] = set()
         self._stopping = False
         self._failed = False
         self._last_committed: dict[TP, int] = {}
-        self._sub_of_topic = plan.subtopology_of_topic()
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
         self._probe: Consumer | None = None
         self.standby: StandbyKeeper | None = None
@@ -67,12 +63,7 @@ class Worker:
         self._consumed = {t: self.metrics.consumed_tally(t, self._component_of[t]) for t in plan.source_topics()}
         for component in plan.bolts:  # every series from the start, and no tally created while a scrape reads them
             self.metrics.emitted_tally(component)
-        #: Committed offsets of the assigned partitions, for lag before the first message is processed.
-        self._start_offsets: dict[TP, int] = {}
         self._in_group = False
-        #: Internal topics have no compaction, and no transaction markers unless under exactly-once: their
-        #: offsets are then contiguous, and a fetch that skips some is read again (streamproc.kafka.continuity).
-        self._contiguous = settings.guarantee != "exactly-once"
         self.metrics.readiness_from(lambda: self.readiness()[0])
         self.metrics.publish_state(state_sizes(plan, ()))
         self.metrics.publish_restoring(dict.fromkeys(plan.stores, (0, 0)))
@@ -83,10 +74,11 @@ class Worker:
             return False, "stopping"
         if not self._in_group:
             return False, "waiting for a partition assignment"
-        tasks, ready = len(self.tasks), len(self._ready)
-        if ready < tasks:
-            return False, f"{tasks - ready} of {tasks} tasks not processing yet (restoring their state)"
-        return True, f"{tasks} tasks processing"
+        tasks = getattr(self, "tasks", None)
+        ready, total = tasks.counts() if tasks is not None else (0, 0)
+        if ready < total:
+            return False, f"{total - ready} of {total} tasks not processing yet (restoring their state)"
+        return True, f"{total} tasks processing"
 
     def request_stop(self) -> None:
         """Stop after the current batch, with a final checkpoint (safe to call from a signal handler)."""
@@ -112,7 +104,6 @@ class Worker:
         config = consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos)
         config["partition.assignment.strategy"] = check_assignor(self.plan, s.assignor)
         self.consumer = new_consumer(config)
-        self.dispatcher = Dispatcher(self.consumer, self._consumed, self.metrics)
         self.restorer = ChangelogRestorer(
             new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos),
                          "restore consumer"),
@@ -124,6 +115,11 @@ class Worker:
             self.standby = StandbyKeeper(
                 self.plan, reading.reader(s.bootstrap_servers, s.overrides, self._client_id + "-standby"),
                 s.state_dir, s.standby_replicas)
+        # Internal topics have no compaction, and no transaction markers unless under exactly-once: their
+        # offsets are then contiguous, and a fetch that skips some is read again (streamproc.kafka.continuity).
+        self.tasks = TaskManager(self.plan, self.partitions, self.output, self.policy, s.state_dir, self.restorer,
+                                 standby=self.standby, emitted=self.metrics.emitted_tally, contiguous=not eos)
+        self.dispatcher = Dispatcher(self.consumer, self.tasks.readers, self._consumed, self.metrics)
 
     def _group_metadata(self) -> Any:
         return self.consumer.consumer_group_metadata()
@@ -164,11 +160,10 @@ class Worker:
         poll_producer = self.output.poll
         standby = self.standby
         while not self._stopping:
-            restoring = self.restorer.busy
+            restoring = self.tasks.restoring
             messages = consume(batch_size, 0.0 if restoring else 0.2)
             if restoring:
-                for owner in self.restorer.step(0.1):
-                    self._activate(owner)
+                self._resume(self.tasks.restore_step(0.1))
                 self.metrics.publish_restoring(self._restore_progress())
             if standby is not None:
                 standby.step()
@@ -203,8 +198,8 @@ class Worker:
 
     def _measure(self) -> None:
         """Lag and state size, published for the metrics (at the checkpoint tick, in this thread)."""
-        tasks = list(self.tasks.values())
-        self.metrics.publish_lag(consumer_lag(self.consumer, tasks, self._start_offsets))
+        tasks = self.tasks.tasks()
+        self.metrics.publish_lag(consumer_lag(self.consumer, tasks, self.tasks.committed))
         self.metrics.publish_state(state_sizes(self.plan, tasks))
         self.metrics.publish_restoring(self._restore_progress())
 
@@ -228,7 +223,7 @@ class Worker:
 
     def checkpoint(self) -> None:
         """Checkpoint the ready tasks, unless none progressed since the last checkpoint."""
-        tasks = [self.tasks[k] for k in sorted(self._ready)]
+        tasks = self.tasks.running()
         progress = {tp: o for task in tasks for tp, o in task.commit_offsets().items()}
         if not tasks or (progress == self._last_committed and not any(t.dirty for t in tasks)):
             return
@@ -246,10 +241,6 @@ class Worker:
                  len(result.offsets), result.changelog_records, result.seconds * 1000, replays)
 
     # --- rebalances ------------------------------------------------------------------------------
-    def _task_key(self, topic: str, partition: int) -> tuple[SubTopology, tuple[int, int]]:
-        sub = self._sub_of_topic[topic]
-        return sub, (sub.id, partition)
-
     def _cooperative(self, consumer: Any) -> bool:
         """Whether rebalances are incremental (confluent-kafka does not expose librdkafka's answer)."""
         return self.settings.assignor == "cooperative-sticky"
@@ -262,8 +253,6 @@ class Worker:
             consumer.assign(partitions)
         if not partitions:
             self._in_group = True
-            if self.standby is not None:
-                self.standby.update(self.standby.wanted(self.tasks, self.partitions))
             return
         consumer.pause(partitions)
         committed = {
@@ -271,46 +260,18 @@ class Worker:
             for tp in consumer.committed(partitions, timeout=30)
             if tp.offset != OFFSET_INVALID and tp.offset >= 0
         }
-        self._start_offsets.update(committed)
-        if self.standby is not None:  # a task opens these stores now: the standby copies let go of them
-            self.standby.release({(store, tp.partition) for tp in partitions
-                                  for store in self._sub_of_topic[tp.topic].stores})
-        created = []
-        for tp in partitions:
-            sub, key = self._task_key(tp.topic, tp.partition)
-            if key not in self.tasks:
-                self.tasks[key] = Task(self.plan, sub, tp.partition, self.partitions, self.output, self.policy,
-                                       self.settings.state_dir, self.metrics.emitted_tally)
-                created.append(key)
+        ready = self.tasks.assign([(tp.topic, tp.partition) for tp in partitions], committed)
         self._in_group = True  # only now: with no tasks yet, readiness would hold vacuously
         log.info("assigned %s", ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
-        if self.standby is not None:
-            self.standby.update(self.standby.wanted(self.tasks, self.partitions))
-        self.metrics.rebalance("assign", len(self.tasks))
-        for key in created:
-            task = self.tasks[key]
-            if not task.stores:
-                self._activate(task.id)
-                continue
-            task_committed = {tp: o for tp, o in committed.items() if tp[1] == task.partition
-                              and tp[0] in task.sub.source_topics}
-            for store in task.stores.values():
-                self.restorer.begin(task.id, store, task_committed)
+        self.metrics.rebalance("assign", len(self.tasks.tasks()))
+        self._resume(ready)
 
-    def _activate(self, task_id: str) -> None:
-        """Resume a task's partitions: its stores are restored (or it has none)."""
-        task = next(t for t in self.tasks.values() if t.id == task_id)
-        task.load_marks()
-        key = (task.sub.id, task.partition)
-        self._ready.add(key)
-        tps = [TopicPartition(topic, task.partition) for topic in task.sub.source_topics]
+    def _resume(self, ready: list[TP]) -> None:
+        """Resume the partitions of tasks that are RUNNING now (restored, or with no state)."""
+        if not ready:
+            return
         assigned = {(tp.topic, tp.partition) for tp in self.consumer.assignment()}
-        tps = [tp for tp in tps if (tp.topic, tp.partition) in assigned]
-        for tp in tps:
-            reader = task.readers[tp.topic]
-            if self._contiguous and isinstance(reader, InternalReader):
-                reader.expect_contiguous(self._start_offsets.get((tp.topic, tp.partition)))
-            self.dispatcher.readers[(tp.topic, tp.partition)] = reader.read
+        tps = [TopicPartition(t, p) for t, p in ready if (t, p) in assigned]
         self.consumer.resume(tps)
         if tps:
             # resume() does not wake librdkafka's fetcher, which otherwise starts about a second later;
@@ -319,7 +280,6 @@ class Worker:
             # clears confluent-kafka's state of the consume() in progress, so that the next callback of
             # that consume() (a librdkafka log line, e.g. with -X debug) aborts the process on an assertion.
             self._wake_fetcher = tps[0].topic
-        log.info("task %s ready: processing %s", task.id, ", ".join(f"{tp.topic}[{tp.partition}]" for tp in tps))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         cooperative = self._cooperative(consumer)
@@ -340,27 +300,20 @@ class Worker:
                     ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions))
         if self.transactions is not None:
             self.transactions.abort()  # it holds the lost tasks' records: another worker redoes them
-        for key in {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}:
-            if key in self.tasks:
-                self.tasks[key].discard()
         self._close_tasks(partitions, "lost")
-        if self.transactions is not None and self.tasks:
+        if self.transactions is not None and self.tasks.tasks():
             # Only a cooperative assignor loses some partitions: the abort took the others' records as well.
             raise CheckpointError("partitions were lost while others stay assigned, and aborting the transaction "
                                   "dropped the records of those too; restarting from the last commit")
 
     def _close_tasks(self, partitions: list[Any], kind: str) -> None:
-        keys = {self._task_key(tp.topic, tp.partition)[1] for tp in partitions}
-        self.dispatcher.remove((tp.topic, tp.partition) for tp in partitions)
-        for tp in partitions:
-            self._start_offsets.pop((tp.topic, tp.partition), None)
-        for key in keys:
-            task = self.tasks.pop(key, None)
-            self._ready.discard(key)
-            if task is not None:
-                self.restorer.cancel(task.id)
-                task.close()
-        self.metrics.rebalance(kind, len(self.tasks))
+        tps = [(tp.topic, tp.partition) for tp in partitions]
+        self.dispatcher.forget(tps)
+        if kind == "lost":
+            self.tasks.lose(tps)
+        else:
+            self.tasks.revoke(tps)
+        self.metrics.rebalance(kind, len(self.tasks.tasks()))
         self._measure()  # no lag or state left behind for partitions this worker gave up
 
     # --- shutdown --------------------------------------------------------------------------------
@@ -373,9 +326,9 @@ class Worker:
                 consumer.close()  # leaves the group; the revoke callback checkpoints unless we failed
             except Exception:
                 log.exception("closing the consumer failed")
-        for key in list(self.tasks):
-            self.tasks.pop(key).close()
-        self._ready.clear()
+        tasks = getattr(self, "tasks", None)
+        if tasks is not None:
+            tasks.close()
         if self._probe is not None:
             self._probe.close()
         if self.standby is not None:

@@ -42,7 +42,7 @@ def test_replayed_repartition_records_are_not_counted_twice(tmp_path: Path) -> N
     driver.close()
 
     # The marks are durable with the state: a new driver over the same directory still skips the copies.
-    again = TopologyTestDriver(wordcount(), partitions=2, state_dir=tmp_path)
+    again = TopologyTestDriver(wordcount(), partitions=2, state_dir=tmp_path, broker=driver.broker)
     for record in driver.records("wc-count-repartition"):
         again.producer.produce(record.topic(), record.value(), record.key(), record.partition(),
                                headers=record.headers())

@@ -47,7 +47,8 @@ class Harness:
                  start: int | None = None) -> None:
         self.metrics = RuntimeMetrics("t")
         self.tally = Tally()
-        self.dispatcher = Dispatcher(consumer, {topic: self.tally}, self.metrics)
+        self.routes: dict[tuple[str, int], Any] = {}
+        self.dispatcher = Dispatcher(consumer, self.routes, {topic: self.tally}, self.metrics)
         self.delivered: dict[int, list[int]] = {p: [] for p in range(partitions)}
         self.readers: dict[int, InternalReader] = {}
         policy = ErrorPolicy("fail", "t", cast(Output, None))
@@ -59,7 +60,7 @@ class Harness:
             if contiguous:
                 reader.expect_contiguous(start)
             self.readers[p] = reader
-            self.dispatcher.readers[(topic, p)] = reader.read
+            self.routes[(topic, p)] = reader.read
 
 
 def batch(*spec: tuple[int, int]) -> list[Any]:
@@ -128,11 +129,14 @@ def test_readers_not_asked_for_contiguity_take_gaps_as_they_come() -> None:
     assert consumer.seeks == []
 
 
-def test_a_removed_partition_forgets_its_reader() -> None:
+def test_a_forgotten_partition_forgets_the_gap_it_was_rereading() -> None:
     consumer = SeekRecorder()
-    h = Harness(consumer, "rep", 2, start=0)
-    h.dispatcher.remove([("rep", 0)])
-    assert list(h.dispatcher.readers) == [("rep", 1)]
+    h = Harness(consumer, "rep", 1, start=0)
+    h.dispatcher.dispatch(batch((0, 0), (0, 2)))  # offset 1 missing: read again
+    h.dispatcher.forget([("rep", 0)])
+    h.dispatcher.dispatch(batch((0, 2)))  # the same gap, but not remembered: read again, not believed
+    assert consumer.seeks == [("rep", 0, 1), ("rep", 0, 1)]
+    assert h.delivered[0] == [0]
 
 
 # --- against the embedded broker -----------------------------------------------------------------

@@ -91,7 +91,7 @@ def test_undecodable_orders_are_dead_lettered_with_the_decoders_message(driver: 
     driver.send("orders", b'{"order_id": "o-1"}', raw=True, partition=0)
     driver.send("orders", b"\x00\x00\x00\x00\x63\x02", raw=True, partition=0)
     driver.send("orders", {"order_id": "o-2", "customer": "c-1", "amount": 1.0, "currency": "EUR"})
-    errors = [dict(m.headers() or [])["streamproc.error"].decode() for m in driver.dead_letters()]
+    errors = [m.error for m in driver.dead_letters()]
     assert len(errors) == 2
     assert errors[0].startswith("not in the Confluent wire format on topic 'orders' (value): first byte 0x7b")
     assert errors[1].startswith("schema id 99 on topic 'orders' is not in the Schema Registry at mock://")
