@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from streamproc.state.store import Store
 
 DEFAULT_STREAM = "default"
+#: ``Bolt.state(name)`` without ``key``: scoped to the current tuple's key.
+_CURRENT_KEY: Any = object()
 
 
 class Tuple:
@@ -58,6 +60,25 @@ class Tuple:
             f"Tuple(key={self.key!r}, value={self.value!r}, source={self.source!r}, stream={self.stream!r}, "
             f"origin={self.topic}[{self.partition}]@{self.offset})"
         )
+
+
+class CallbackContext(Tuple):
+    """What ``emit`` and ``state`` see during a callback that no record caused (``flush``): no key, and an
+    origin that is the task's input position, not any one record.
+
+    Records emitted to an internal topic carry their origin so that a downstream task can recognise an
+    upstream replay (streamproc.runtime.dedupe). For a callback the origin is (``streamproc.flush.<sub-
+    topology id>``, the task's partition, the sum of its input positions): a replay that reaches the
+    same position and flushes there emits the same origins, which are skipped downstream, while later
+    flushes always carry a higher one. The origin partition is apart from the inputs' own, so a flush
+    never hides a record's emissions or the other way round.
+    """
+
+    __slots__ = ()
+
+
+#: The origin topic of what a task emits from a callback, with the sub-topology id appended.
+CALLBACK_ORIGIN = "streamproc.flush."
 
 
 class TaskContext:
@@ -116,13 +137,18 @@ class Bolt:
         """
         raise RuntimeError(f"{type(self).__name__}.emit() called outside process()/flush() of a running task")
 
-    def state(self, name: str) -> KeyedState:
-        """The keyed store ``name``, scoped to the key of the tuple being processed."""
+    def state(self, name: str, key: Any = _CURRENT_KEY) -> KeyedState:
+        """The keyed store ``name``, scoped to the key of the tuple being processed, or to ``key``.
+
+        In ``process`` the current tuple's key is the default. Where there is no current tuple (in
+        ``flush``) pass ``key=``; without it the store raises StateError on use.
+        """
         try:
-            return self._states[name]
+            states = self._states[name]
         except KeyError:
             declared = sorted(self._states) or "none"
             raise KeyError(
                 f"{type(self).__name__} has no store {name!r}; declared stores: {declared}. "
                 f"Declare it with stores = [Store({name!r})]"
             ) from None
+        return states if key is _CURRENT_KEY else states.for_key(key)

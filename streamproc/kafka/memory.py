@@ -73,7 +73,7 @@ class MemoryBroker:
         self.topics: dict[str, list[list[MemoryMessage]]] = {}
         self.committed: dict[str, dict[TP, int]] = {}
         self._default_partitions = default_partitions
-        #: Offsets the next fetch of a partition leaves out (then forgotten).
+        #: Offsets the next fetch that reaches them leaves out (then forgotten).
         self._hidden: dict[TP, set[int]] = {}
         self._clock = 0
 
@@ -105,15 +105,20 @@ class MemoryBroker:
         return msg
 
     def hide_once(self, topic: str, partition: int, offsets: Iterable[int]) -> None:
-        """Make the next fetch of the partition skip ``offsets`` (the embedded broker's fetch race)."""
+        """Make the next fetch that reaches ``offsets`` skip them (the embedded broker's fetch race)."""
         self._hidden.setdefault((topic, partition), set()).update(offsets)
 
     def fetch(self, topic: str, partition: int, start: int, limit: int) -> list[MemoryMessage]:
         log = self.log(topic, partition)
         messages = log[start:start + limit]
-        hidden = self._hidden.pop((topic, partition), None)
-        if hidden:
-            messages = [m for m in messages if m.offset() not in hidden]
+        hidden = self._hidden.get((topic, partition))
+        if hidden and messages:
+            skipped = {m.offset() for m in messages} & hidden
+            if skipped:
+                hidden -= skipped
+                if not hidden:
+                    del self._hidden[(topic, partition)]
+                messages = [m for m in messages if m.offset() not in skipped]
         return messages
 
 

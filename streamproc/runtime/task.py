@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from streamproc.components import DEFAULT_STREAM, Bolt, TaskContext
+from streamproc.components import CALLBACK_ORIGIN, DEFAULT_STREAM, Bolt, CallbackContext, TaskContext
 from streamproc.errors import TopologyError
 from streamproc.kafka.sink import KafkaSink
 from streamproc.metrics import Tally
@@ -170,8 +170,17 @@ class Task:
         return any(store.dirty_count for store in self.stores.values())
 
     def flush_bolts(self) -> None:
-        for bolt in self.bolts.values():
-            bolt.flush()
+        """Call every bolt's flush() with a callback context: no key, and an origin that is the task's input
+        position (streamproc.components.CallbackContext says why)."""
+        position = sum(r.next_offset or 0 for r in self.readers.values())
+        origin = f"{CALLBACK_ORIGIN}{self.sub.id}"
+        for component, bolt in self.bolts.items():
+            bolt._current = CallbackContext(None, None, origin, self.partition, position, None, None,
+                                            DEFAULT_STREAM, component)
+            try:
+                bolt.flush()
+            finally:
+                bolt._current = None
 
     def stage_changelogs(self) -> int:
         """Send one changelog record per dirty key of each store; returns how many."""
@@ -212,6 +221,7 @@ class Task:
 
     def close(self) -> None:
         for component, bolt in getattr(self, "bolts", {}).items():
+            bolt._current = None  # no record context in teardown()
             try:
                 bolt.teardown()
             except Exception:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from streamproc.components import CallbackContext
 from streamproc.errors import StateError
 from streamproc.serde.base import SerdeContext
 from streamproc.state.partition import DELETED, MISSING, StorePartition
@@ -45,21 +46,34 @@ class KeyedState:
     def _encode_current(self) -> bytes:
         current = self._owner._current
         if current is None:
-            raise StateError(f"store {self.name!r} used outside process(): there is no current tuple")
+            raise StateError(f"store {self.name!r} used outside process(): there is no current tuple; "
+                             f"pass the key: self.state({self.name!r}, key=...)")
         key = current.key
+        if key is None and isinstance(current, CallbackContext):
+            raise StateError(f"store {self.name!r} used in flush(), where there is no current key; "
+                             f"pass the key: self.state({self.name!r}, key=...)")
         if key is None:
             raise StateError(
                 f"store {self.name!r} needs a keyed tuple but the tuple from {current.source!r} has key None; "
                 "use a fields grouping or emit(..., key=...) upstream"
             )
-        encoded = self._part.spec.key_serde.serialize(key, self._ctx)
-        assert encoded is not None
-        prefix = key_prefix(encoded)
+        prefix = self._encode(key)
         if type(key) is str or type(key) is bytes:
             if len(self._prefixes) >= self.CACHED_KEYS:
                 self._prefixes.clear()
             self._prefixes[key] = prefix
         return prefix
+
+    def _encode(self, key: Any) -> bytes:
+        encoded = self._part.spec.key_serde.serialize(key, self._ctx)
+        assert encoded is not None
+        return key_prefix(encoded)
+
+    def for_key(self, key: Any) -> KeyedState:
+        """The same store scoped to ``key`` rather than to the current tuple's key."""
+        if key is None:
+            raise StateError(f"store {self.name!r}: the key given is None")
+        return _FixedKeyState(self._owner, self._part, self._encode(key))
 
     def _sub(self, sub: Any) -> bytes:
         encoded = self._part.spec.key_serde.serialize(sub, self._ctx)
@@ -129,3 +143,23 @@ class KeyedState:
 
     def __contains__(self, sub: Any) -> bool:
         return self._part.get(self._sub(sub)) is not MISSING
+
+
+class _FixedKeyState(KeyedState):
+    """A KeyedState scoped to one given key (``Bolt.state(name, key=...)``), whatever the current tuple."""
+
+    __slots__ = ("_fixed",)
+
+    def __init__(self, owner: Bolt, part: StorePartition, prefix: bytes) -> None:
+        super().__init__(owner, part)
+        self._fixed = prefix
+
+    def _prefix(self) -> bytes:
+        return self._fixed
+
+    def get(self, default: Any = None) -> Any:
+        value = self._part.get(self._fixed)
+        return default if value is MISSING else value
+
+    def set(self, value: Any) -> None:
+        self._part.put(self._fixed, value)
