@@ -61,7 +61,8 @@ def register(commands: Any) -> None:
                         help=f"Kafka brokers (default: ${BOOTSTRAP_ENV}; without either, an embedded broker)")
     parser.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                         help="worker processes, one consumer each (default 1)")
-    parser.add_argument("--state-dir", type=Path, default=Path("state"), help="where RocksDB stores live (./state)")
+    parser.add_argument("--state-dir", type=Path, default=Path("state"), metavar="DIR",
+                        help="where RocksDB stores live, at DIR/<topology>/<store>/<partition> (default ./state)")
     parser.add_argument("--commit-interval", type=_positive_float, default=5.0, metavar="SECONDS",
                         help="seconds between checkpoints (default 5)")
     parser.add_argument("--assignor", choices=ASSIGNORS, default="range",
@@ -74,7 +75,8 @@ def register(commands: Any) -> None:
                         help="on SIGTERM/SIGINT, how long the final checkpoint and leaving the group may take "
                              "before a worker gives up without committing more (default 30)")
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="fail",
-                        help="a message a component cannot handle: stop (fail), dead-letter it (dlq), or skip it")
+                        help="a message a component cannot handle: stop without committing past it (fail, the "
+                             "default), dead-letter it to <topology>-dlq (dlq), or count, log and skip it (skip)")
     parser.add_argument("--guarantee", choices=GUARANTEES, default="at-least-once",
                         help="at-least-once (default): exact state, outputs may repeat after a failure; exactly-once: "
                              "outputs, state changes and input offsets commit in one Kafka transaction per "
@@ -88,7 +90,9 @@ def register(commands: Any) -> None:
                         help="serve /metrics (all workers, labelled by worker), /healthz and /readyz on this port")
     parser.add_argument("--metrics-host", default="0.0.0.0", metavar="ADDRESS",
                         help="address the metrics port listens on (default 0.0.0.0: all interfaces)")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="INFO (default): a line per lifecycle event (assigned, restored, checkpoint, revoked, "
+                             "stopped); DEBUG adds librdkafka's lines when -X debug=... is set")
     parser.set_defaults(handler=handle)
 
 

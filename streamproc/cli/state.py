@@ -29,6 +29,7 @@ from streamproc.ops.rebuild import RebuildTarget, rebuild
 from streamproc.plan import Plan
 from streamproc.state.changelog import changelog_topic
 from streamproc.state.reader import StoreReader, local_partitions
+from streamproc.wording import counted
 
 
 def register(commands: Any) -> None:
@@ -45,7 +46,7 @@ def register(commands: Any) -> None:
 
     get_parser = actions.add_parser("get", help="the value of one key (read-only)")
     _common(get_parser)
-    get_parser.add_argument("store", metavar="STORE")
+    get_parser.add_argument("store", metavar="STORE", help="a store of the topology (see `streamproc graph`)")
     get_parser.add_argument("key", metavar="KEY", help="the key, as text (see --json-key)")
     get_parser.add_argument("--json-key", action="store_true", help="KEY is JSON (e.g. 42 or [\"a\", 1])")
     get_parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -53,7 +54,7 @@ def register(commands: Any) -> None:
 
     dump_parser = actions.add_parser("dump", help="every entry of a store (read-only)")
     _common(dump_parser)
-    dump_parser.add_argument("store", metavar="STORE")
+    dump_parser.add_argument("store", metavar="STORE", help="a store of the topology (see `streamproc graph`)")
     dump_parser.add_argument("--partition", type=int, metavar="P", help="only this partition")
     dump_parser.add_argument("--limit", type=int, metavar="N", help="at most N entries")
     dump_parser.add_argument("--format", choices=["table", "json"], default="table",
@@ -63,7 +64,8 @@ def register(commands: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
-    parser.add_argument("--state-dir", type=Path, default=Path("state"), help="the state directory (./state)")
+    parser.add_argument("--state-dir", type=Path, default=Path("state"), metavar="DIR",
+                        help="the state directory the workers use (default ./state)")
 
 
 def _store(plan: Plan, name: str | None) -> list[str]:
@@ -105,8 +107,9 @@ def handle_rebuild(args: argparse.Namespace) -> int:
             return stack.enter_context(progress(f"rebuilding {len(targets)} store partitions", total))
 
         read = rebuild(plan, targets, args.state_dir, restore, probe, group, not args.catch_up, bar)
-    say(f"rebuilt {', '.join(f'{t.store}[{t.partition}]' for t in targets)} from {read:,} changelog records "
-        f"in {args.state_dir / plan.name}")
+    records = counted(read, "changelog record", thousands=True)
+    rebuilt = ", ".join(f"{t.store}[{t.partition}]" for t in targets)
+    say(f"rebuilt {rebuilt} from {records} in {args.state_dir / plan.name}")
     return 0
 
 
@@ -133,7 +136,8 @@ class _Freshness:
         if behind is None:
             say("note: not compared with the changelog (no --bootstrap-servers); the local copy may be behind it")
         elif behind:
-            say(f"note: local copy of {store}[{partition}] is {behind:,} changelog records behind (another host owns "
+            lacking = counted(behind, "changelog record", thousands=True)
+            say(f"note: local copy of {store}[{partition}] is {lacking} behind (another host owns "
                 "the partition, or a worker here has not restored it yet); `streamproc state rebuild` updates it")
 
     def close(self) -> None:
