@@ -172,14 +172,18 @@ def handle_get(args: argparse.Namespace) -> int:
     try:
         for opened in _readers(args, plan, store, None):
             value = opened.get(key)
-            if value is None:
+            items = list(opened.items(key))
+            if value is None and not items:
                 continue
             behind = freshness.behind(changelog_topic(plan.name, store), opened.partition, opened.changelog_offset())
             if args.json:
-                print(json.dumps({"store": store, "key": key, "partition": opened.partition, "value": value,
-                                  "behind_changelog": behind}, default=str))
+                answer = {"store": store, "key": key, "partition": opened.partition, "value": value,
+                          "behind_changelog": behind}
+                if items:
+                    answer["items"] = [{"sub_key": sub, "value": v} for sub, v in items]
+                print(json.dumps(answer, default=str))
             else:
-                print(json.dumps(value, default=str))
+                _print_value(value, items)
             freshness.report(store, opened.partition, behind)
             return 0
     finally:
@@ -187,6 +191,18 @@ def handle_get(args: argparse.Namespace) -> int:
     say(f"key {key!r} is not in the local copy of store {store!r} (partitions: "
         f"{local_partitions(args.state_dir, plan.name, store)})")
     return 1
+
+
+def _print_value(value: Any, items: list[tuple[Any, Any]]) -> None:
+    """A plain value as JSON on one line; a map key as one ``[sub-key]  value`` line per sub-key (after
+    its own value, as ``(value)  ...``, in the rare case that it has both)."""
+    if not items:
+        print(json.dumps(value, default=str))
+        return
+    if value is not None:
+        print(f"{'(value)':<30}  {json.dumps(value, default=str)}")
+    for sub, v in items:
+        print(f"{'[' + json.dumps(sub, default=str) + ']':<30}  {json.dumps(v, default=str)}")
 
 
 def handle_dump(args: argparse.Namespace) -> int:
