@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import disable_created_metrics
 
-from streamproc.devbroker import EmbeddedBroker
+from streamproc.devbroker import CLIENT_SETTINGS, EmbeddedBroker
 from streamproc.errors import ConfigError
 from streamproc.kafka.config import parse_overrides
 from streamproc.loader import load_topology
@@ -20,6 +20,7 @@ from streamproc.plan import ASSIGNORS, check_assignor
 from streamproc.runtime.policy import ON_ERROR_CHOICES
 from streamproc.runtime.process import Supervisor, configure_logging
 from streamproc.runtime.settings import GUARANTEES, WorkerSettings
+from streamproc.wording import counted
 
 log = logging.getLogger("streamproc.run")
 BOOTSTRAP_ENV = "STREAMPROC_BOOTSTRAP_SERVERS"
@@ -90,6 +91,14 @@ def register(commands: Any) -> None:
                         help="serve /metrics (all workers, labelled by worker), /healthz and /readyz on this port")
     parser.add_argument("--metrics-host", default="0.0.0.0", metavar="ADDRESS",
                         help="address the metrics port listens on (default 0.0.0.0: all interfaces)")
+    embedded = parser.add_argument_group(
+        "embedded broker", "when neither --bootstrap-servers nor $STREAMPROC_BOOTSTRAP_SERVERS is given, run starts an "
+        "in-memory development broker for as long as it runs")
+    embedded.add_argument("--broker-port", type=_port, metavar="PORT",
+                          help="the port it listens on, on 127.0.0.1 (default: a free port, printed at start)")
+    embedded.add_argument("--broker-partitions", type=_positive_int, metavar="N",
+                          help="partitions of the input topics it creates when missing; internal topics follow "
+                               f"their inputs (default {EMBEDDED_INPUT_PARTITIONS})")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="INFO (default): a line per lifecycle event (assigned, restored, checkpoint, revoked, "
                              "stopped); DEBUG adds librdkafka's lines when -X debug=... is set")
@@ -103,6 +112,16 @@ def handle(args: argparse.Namespace) -> int:
     topology = load_topology(args.target)
     check_assignor(topology.build(), args.assignor)  # fail here, once, rather than in every worker
     bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
+    if bootstrap:
+        given = [flag for flag, value in (("--broker-port", args.broker_port),
+                                          ("--broker-partitions", args.broker_partitions)) if value is not None]
+        if given:
+            raise ConfigError(f"{' and '.join(given)} configure the embedded broker, which runs only without "
+                              f"--bootstrap-servers or ${BOOTSTRAP_ENV} (given: {bootstrap})")
+    if "group.instance.id" in overrides and args.workers > 1:
+        raise ConfigError(f"-X group.instance.id gives all {args.workers} workers the same static member id, and "
+                          "members with one id fence each other: run one worker per `streamproc run` (--workers 1), "
+                          "each with its own id")
     if args.state_dir.exists() and not args.state_dir.is_dir():
         raise ConfigError(f"--state-dir {args.state_dir} exists and is not a directory")
     monitor = None
@@ -119,12 +138,13 @@ def handle(args: argparse.Namespace) -> int:
 def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overrides: dict[str, Any], level: int,
                monitor: SupervisorMonitor | None) -> int:
     broker = None
+    partitions = None
     if not bootstrap:
-        broker = EmbeddedBroker().start()
+        broker = EmbeddedBroker(port=args.broker_port or 0).start()
         bootstrap = broker.bootstrap_servers
-        print(f"streamproc: no --bootstrap-servers or ${BOOTSTRAP_ENV}: started the embedded broker on {bootstrap} "
-              f"(in-memory; missing input topics are created with {EMBEDDED_INPUT_PARTITIONS} partitions)",
-              file=sys.stderr, flush=True)
+        overrides = {**embedded_client_settings(overrides), **overrides}
+        partitions = args.broker_partitions or EMBEDDED_INPUT_PARTITIONS
+        _announce(bootstrap, partitions, overrides)
     settings = WorkerSettings(
         bootstrap_servers=bootstrap,
         group_id=args.group_id or name,
@@ -133,7 +153,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         on_error=args.on_error,
         guarantee=args.guarantee,
         overrides=overrides,
-        create_inputs=EMBEDDED_INPUT_PARTITIONS if broker else None,
+        create_inputs=partitions,
         standby_replicas=args.standby_replicas,
         assignor=args.assignor,
         shutdown_timeout=args.shutdown_timeout,
@@ -146,3 +166,19 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
     finally:
         if broker is not None:
             broker.stop()
+
+
+def embedded_client_settings(overrides: dict[str, Any]) -> dict[str, str]:
+    """The client settings suited to the embedded broker that ``-X`` did not set already."""
+    return {key: value for key, value in CLIENT_SETTINGS.items() if key not in overrides}
+
+
+def _announce(bootstrap: str, partitions: int, overrides: dict[str, Any]) -> None:
+    """Tell the user where the broker is, on stderr before any worker logs: the other commands need it."""
+    tuned = ", ".join(f"{key}={overrides[key]}" for key in CLIENT_SETTINGS)
+    print(f"streamproc: no --bootstrap-servers or ${BOOTSTRAP_ENV}: started the embedded broker on {bootstrap} "
+          "(Tansu, in-memory: its topics and offsets go when this command stops)\n"
+          f"streamproc: for topics, lag, replay, state and dlq: export {BOOTSTRAP_ENV}={bootstrap}\n"
+          f"streamproc: missing input topics are created with {counted(partitions, 'partition')}; "
+          f"client settings for it: {tuned} (-X overrides them)",
+          file=sys.stderr, flush=True)
