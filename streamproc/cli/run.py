@@ -142,7 +142,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
     if not bootstrap:
         broker = EmbeddedBroker(port=args.broker_port or 0).start()
         bootstrap = broker.bootstrap_servers
-        overrides = {**embedded_client_settings(overrides), **overrides}
+        overrides = embedded_client_settings(overrides)
         partitions = args.broker_partitions or EMBEDDED_INPUT_PARTITIONS
         _announce(bootstrap, partitions, overrides)
     settings = WorkerSettings(
@@ -168,9 +168,9 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
             broker.stop()
 
 
-def embedded_client_settings(overrides: dict[str, Any]) -> dict[str, str]:
-    """The client settings suited to the embedded broker that ``-X`` did not set already."""
-    return {key: value for key, value in CLIENT_SETTINGS.items() if key not in overrides}
+def embedded_client_settings(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` plus the client settings suited to the embedded broker that ``-X`` did not set."""
+    return {**CLIENT_SETTINGS, **overrides}
 
 
 def _announce(bootstrap: str, partitions: int, overrides: dict[str, Any]) -> None:
