@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test unit lint demo bench bench-restore chaos broker up down clean
+.PHONY: install test unit lint docs demo bench bench-restore chaos broker up down clean
 
 install: $(STAMP)
 
@@ -14,14 +14,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: install lint unit
+test: install lint docs unit
 
 unit: install
 	$(PY) -m pytest -q -n 3 --dist loadfile
 
 lint: install
-	$(VENV)/bin/ruff check streamproc tests topologies bench
+	$(VENV)/bin/ruff check streamproc tests topologies bench docs
 	$(VENV)/bin/mypy
+
+# The site (guide pages cut from README.md, API reference from the docstrings) into site/; any warning fails.
+docs: install
+	$(VENV)/bin/mkdocs build --strict --quiet
 
 demo: install
 	$(PY) topologies/demo.py
@@ -48,4 +52,4 @@ down:
 	docker compose down -v
 
 clean:
-	rm -rf $(VENV) state .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) state site .mypy_cache .ruff_cache .pytest_cache

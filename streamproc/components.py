@@ -114,6 +114,11 @@ class Bolt:
         """Called once per task before the first tuple."""
 
     def process(self, tup: Tuple) -> None:
+        """Handle one tuple: read and write state, ``emit`` results. Every bolt implements it.
+
+        An exception is a failed message: the worker's ``--on-error`` policy stops, dead-letters the
+        input record, or skips it.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement process(tup)")
 
     def flush(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from streamproc.kafka.sink import KafkaSink
 from streamproc.plan import Plan
+from streamproc.wording import counted
 
 
 def _component(plan: Plan, component: str) -> str:
@@ -30,8 +31,7 @@ def describe_text(plan: Plan) -> str:
         lines.extend(f"    {_component(plan, c)}" for c in sub.components)
     lines.append("  internal topics:")
     for name, topic in plan.internal_topics.items():
-        size = "1 partition" if topic.partitions == 1 else (
-            f"{topic.partitions} partitions" if topic.partitions else "partitions of its input")
+        size = counted(topic.partitions, "partition") if topic.partitions else "partitions of its input"
         lines.append(f"    {name} ({topic.kind}, {size}) -> {topic.target}")
     for store, changelog in plan.changelog_topics().items():
         lines.append(f"    {changelog} (compacted changelog of store {store})")

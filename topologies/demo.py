@@ -29,7 +29,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from streamproc.devbroker import EmbeddedBroker
+from streamproc.devbroker import CLIENT_SETTINGS, EmbeddedBroker
 from streamproc.errors import StreamprocError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,8 +41,10 @@ PARTITIONS = 4
 ROUNDS = 20
 TIMEOUT = 120.0
 STOP_TIMEOUT = 60.0
-# Fast group joins and low fetch latency on the embedded broker (see shared/BROKER.md, "Timing").
-RUNNER_OVERRIDES = ("session.timeout.ms=2000", "heartbeat.interval.ms=500", "fetch.wait.max.ms=10")
+# The client settings `streamproc run` uses with the embedded broker it starts itself: fast group joins and
+# low fetch latency there (why: streamproc/devbroker.py, and the README's "The embedded broker in
+# `streamproc run`"). The demo starts the broker itself, so it passes them with -X.
+RUNNER_OVERRIDES = tuple(f"{key}={value}" for key, value in CLIENT_SETTINGS.items())
 
 
 class DemoError(Exception):

@@ -18,8 +18,9 @@ def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "broker", help="run the embedded Kafka-protocol broker (Tansu, in-memory) in the foreground"
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9092)
+    parser.add_argument("--host", default="127.0.0.1", metavar="ADDRESS",
+                        help="address to listen on and advertise to clients (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9092, help="TCP port to listen on (default 9092)")
     parser.add_argument("--cert", type=Path, metavar="PEM", help="serve TLS only, with this certificate (chain)")
     parser.add_argument("--key", type=Path, metavar="PEM", help="the private key of --cert (unencrypted)")
     parser.add_argument("--client-ca", type=Path, metavar="PEM",

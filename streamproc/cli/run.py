@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import disable_created_metrics
 
-from streamproc.devbroker import EmbeddedBroker
+from streamproc.devbroker import CLIENT_SETTINGS, EmbeddedBroker
 from streamproc.errors import ConfigError
 from streamproc.kafka.config import parse_overrides
 from streamproc.loader import load_topology
@@ -20,6 +20,7 @@ from streamproc.plan import ASSIGNORS, check_assignor
 from streamproc.runtime.policy import ON_ERROR_CHOICES
 from streamproc.runtime.process import Supervisor, configure_logging
 from streamproc.runtime.settings import GUARANTEES, WorkerSettings
+from streamproc.wording import counted
 
 log = logging.getLogger("streamproc.run")
 BOOTSTRAP_ENV = "STREAMPROC_BOOTSTRAP_SERVERS"
@@ -61,7 +62,8 @@ def register(commands: Any) -> None:
                         help=f"Kafka brokers (default: ${BOOTSTRAP_ENV}; without either, an embedded broker)")
     parser.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                         help="worker processes, one consumer each (default 1)")
-    parser.add_argument("--state-dir", type=Path, default=Path("state"), help="where RocksDB stores live (./state)")
+    parser.add_argument("--state-dir", type=Path, default=Path("state"), metavar="DIR",
+                        help="where RocksDB stores live, at DIR/<topology>/<store>/<partition> (default ./state)")
     parser.add_argument("--commit-interval", type=_positive_float, default=5.0, metavar="SECONDS",
                         help="seconds between checkpoints (default 5)")
     parser.add_argument("--assignor", choices=ASSIGNORS, default="range",
@@ -74,7 +76,8 @@ def register(commands: Any) -> None:
                         help="on SIGTERM/SIGINT, how long the final checkpoint and leaving the group may take "
                              "before a worker gives up without committing more (default 30)")
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="fail",
-                        help="a message a component cannot handle: stop (fail), dead-letter it (dlq), or skip it")
+                        help="a message a component cannot handle: stop without committing past it (fail, the "
+                             "default), dead-letter it to <topology>-dlq (dlq), or count, log and skip it (skip)")
     parser.add_argument("--guarantee", choices=GUARANTEES, default="at-least-once",
                         help="at-least-once (default): exact state, outputs may repeat after a failure; exactly-once: "
                              "outputs, state changes and input offsets commit in one Kafka transaction per "
@@ -88,7 +91,17 @@ def register(commands: Any) -> None:
                         help="serve /metrics (all workers, labelled by worker), /healthz and /readyz on this port")
     parser.add_argument("--metrics-host", default="0.0.0.0", metavar="ADDRESS",
                         help="address the metrics port listens on (default 0.0.0.0: all interfaces)")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    embedded = parser.add_argument_group(
+        "embedded broker", "when neither --bootstrap-servers nor $STREAMPROC_BOOTSTRAP_SERVERS is given, run starts an "
+        "in-memory development broker for as long as it runs")
+    embedded.add_argument("--broker-port", type=_port, metavar="PORT",
+                          help="the port it listens on, on 127.0.0.1 (default: a free port, printed at start)")
+    embedded.add_argument("--broker-partitions", type=_positive_int, metavar="N",
+                          help="partitions of the input topics it creates when missing; internal topics follow "
+                               f"their inputs (default {EMBEDDED_INPUT_PARTITIONS})")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="INFO (default): a line per lifecycle event (assigned, restored, checkpoint, revoked, "
+                             "stopped); DEBUG adds librdkafka's lines when -X debug=... is set")
     parser.set_defaults(handler=handle)
 
 
@@ -99,6 +112,16 @@ def handle(args: argparse.Namespace) -> int:
     topology = load_topology(args.target)
     check_assignor(topology.build(), args.assignor)  # fail here, once, rather than in every worker
     bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
+    if bootstrap:
+        given = [flag for flag, value in (("--broker-port", args.broker_port),
+                                          ("--broker-partitions", args.broker_partitions)) if value is not None]
+        if given:
+            raise ConfigError(f"{' and '.join(given)} configure the embedded broker, which runs only without "
+                              f"--bootstrap-servers or ${BOOTSTRAP_ENV} (given: {bootstrap})")
+    if "group.instance.id" in overrides and args.workers > 1:
+        raise ConfigError(f"-X group.instance.id gives all {args.workers} workers the same static member id, and "
+                          "members with one id fence each other: run one worker per `streamproc run` (--workers 1), "
+                          "each with its own id")
     if args.state_dir.exists() and not args.state_dir.is_dir():
         raise ConfigError(f"--state-dir {args.state_dir} exists and is not a directory")
     monitor = None
@@ -115,12 +138,13 @@ def handle(args: argparse.Namespace) -> int:
 def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overrides: dict[str, Any], level: int,
                monitor: SupervisorMonitor | None) -> int:
     broker = None
+    partitions = None
     if not bootstrap:
-        broker = EmbeddedBroker().start()
+        broker = EmbeddedBroker(port=args.broker_port or 0).start()
         bootstrap = broker.bootstrap_servers
-        print(f"streamproc: no --bootstrap-servers or ${BOOTSTRAP_ENV}: started the embedded broker on {bootstrap} "
-              f"(in-memory; missing input topics are created with {EMBEDDED_INPUT_PARTITIONS} partitions)",
-              file=sys.stderr, flush=True)
+        overrides = embedded_client_settings(overrides)
+        partitions = args.broker_partitions or EMBEDDED_INPUT_PARTITIONS
+        _announce(bootstrap, partitions, overrides)
     settings = WorkerSettings(
         bootstrap_servers=bootstrap,
         group_id=args.group_id or name,
@@ -129,7 +153,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         on_error=args.on_error,
         guarantee=args.guarantee,
         overrides=overrides,
-        create_inputs=EMBEDDED_INPUT_PARTITIONS if broker else None,
+        create_inputs=partitions,
         standby_replicas=args.standby_replicas,
         assignor=args.assignor,
         shutdown_timeout=args.shutdown_timeout,
@@ -142,3 +166,19 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
     finally:
         if broker is not None:
             broker.stop()
+
+
+def embedded_client_settings(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` plus the client settings suited to the embedded broker that ``-X`` did not set."""
+    return {**CLIENT_SETTINGS, **overrides}
+
+
+def _announce(bootstrap: str, partitions: int, overrides: dict[str, Any]) -> None:
+    """Tell the user where the broker is, on stderr before any worker logs: the other commands need it."""
+    tuned = ", ".join(f"{key}={overrides[key]}" for key in CLIENT_SETTINGS)
+    print(f"streamproc: no --bootstrap-servers or ${BOOTSTRAP_ENV}: started the embedded broker on {bootstrap} "
+          "(Tansu, in-memory: its topics and offsets go when this command stops)\n"
+          f"streamproc: for topics, lag, replay, state and dlq: export {BOOTSTRAP_ENV}={bootstrap}\n"
+          f"streamproc: missing input topics are created with {counted(partitions, 'partition')}; "
+          f"client settings for it: {tuned} (-X overrides them)",
+          file=sys.stderr, flush=True)

@@ -29,6 +29,7 @@ from streamproc.ops.rebuild import RebuildTarget, rebuild
 from streamproc.plan import Plan
 from streamproc.state.changelog import changelog_topic
 from streamproc.state.reader import StoreReader, local_partitions
+from streamproc.wording import counted
 
 
 def register(commands: Any) -> None:
@@ -45,7 +46,7 @@ def register(commands: Any) -> None:
 
     get_parser = actions.add_parser("get", help="the value of one key (read-only)")
     _common(get_parser)
-    get_parser.add_argument("store", metavar="STORE")
+    get_parser.add_argument("store", metavar="STORE", help="a store of the topology (see `streamproc graph`)")
     get_parser.add_argument("key", metavar="KEY", help="the key, as text (see --json-key)")
     get_parser.add_argument("--json-key", action="store_true", help="KEY is JSON (e.g. 42 or [\"a\", 1])")
     get_parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -53,7 +54,7 @@ def register(commands: Any) -> None:
 
     dump_parser = actions.add_parser("dump", help="every entry of a store (read-only)")
     _common(dump_parser)
-    dump_parser.add_argument("store", metavar="STORE")
+    dump_parser.add_argument("store", metavar="STORE", help="a store of the topology (see `streamproc graph`)")
     dump_parser.add_argument("--partition", type=int, metavar="P", help="only this partition")
     dump_parser.add_argument("--limit", type=int, metavar="N", help="at most N entries")
     dump_parser.add_argument("--format", choices=["table", "json"], default="table",
@@ -63,7 +64,8 @@ def register(commands: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     add_connection_arguments(parser)
-    parser.add_argument("--state-dir", type=Path, default=Path("state"), help="the state directory (./state)")
+    parser.add_argument("--state-dir", type=Path, default=Path("state"), metavar="DIR",
+                        help="the state directory the workers use (default ./state)")
 
 
 def _store(plan: Plan, name: str | None) -> list[str]:
@@ -105,8 +107,9 @@ def handle_rebuild(args: argparse.Namespace) -> int:
             return stack.enter_context(progress(f"rebuilding {len(targets)} store partitions", total))
 
         read = rebuild(plan, targets, args.state_dir, restore, probe, group, not args.catch_up, bar)
-    say(f"rebuilt {', '.join(f'{t.store}[{t.partition}]' for t in targets)} from {read:,} changelog records "
-        f"in {args.state_dir / plan.name}")
+    records = counted(read, "changelog record", thousands=True)
+    rebuilt = ", ".join(f"{t.store}[{t.partition}]" for t in targets)
+    say(f"rebuilt {rebuilt} from {records} in {args.state_dir / plan.name}")
     return 0
 
 
@@ -133,7 +136,8 @@ class _Freshness:
         if behind is None:
             say("note: not compared with the changelog (no --bootstrap-servers); the local copy may be behind it")
         elif behind:
-            say(f"note: local copy of {store}[{partition}] is {behind:,} changelog records behind (another host owns "
+            lacking = counted(behind, "changelog record", thousands=True)
+            say(f"note: local copy of {store}[{partition}] is {lacking} behind (another host owns "
                 "the partition, or a worker here has not restored it yet); `streamproc state rebuild` updates it")
 
     def close(self) -> None:
@@ -168,14 +172,18 @@ def handle_get(args: argparse.Namespace) -> int:
     try:
         for opened in _readers(args, plan, store, None):
             value = opened.get(key)
-            if value is None:
+            items = list(opened.items(key))
+            if value is None and not items:
                 continue
             behind = freshness.behind(changelog_topic(plan.name, store), opened.partition, opened.changelog_offset())
             if args.json:
-                print(json.dumps({"store": store, "key": key, "partition": opened.partition, "value": value,
-                                  "behind_changelog": behind}, default=str))
+                answer = {"store": store, "key": key, "partition": opened.partition, "value": value,
+                          "behind_changelog": behind}
+                if items:
+                    answer["items"] = [{"sub_key": sub, "value": v} for sub, v in items]
+                print(json.dumps(answer, default=str))
             else:
-                print(json.dumps(value, default=str))
+                _print_value(value, items)
             freshness.report(store, opened.partition, behind)
             return 0
     finally:
@@ -183,6 +191,18 @@ def handle_get(args: argparse.Namespace) -> int:
     say(f"key {key!r} is not in the local copy of store {store!r} (partitions: "
         f"{local_partitions(args.state_dir, plan.name, store)})")
     return 1
+
+
+def _print_value(value: Any, items: list[tuple[Any, Any]]) -> None:
+    """A plain value as JSON on one line; a map key as one ``[sub-key]  value`` line per sub-key (after
+    its own value, as ``(value)  ...``, in the rare case that it has both)."""
+    if not items:
+        print(json.dumps(value, default=str))
+        return
+    if value is not None:
+        print(f"{'(value)':<30}  {json.dumps(value, default=str)}")
+    for sub, v in items:
+        print(f"{'[' + json.dumps(sub, default=str) + ']':<30}  {json.dumps(v, default=str)}")
 
 
 def handle_dump(args: argparse.Namespace) -> int:

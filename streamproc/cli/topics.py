@@ -10,6 +10,7 @@ from typing import Any
 from streamproc.cli.connection import Connection, add_connection_arguments, connect
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.topics import ensure_internal_topics, required_topics, sink_topics
+from streamproc.wording import counted
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ def survey(conn: Connection, with_dlq: bool) -> list[TopicStatus]:
                                      "does not exist yet (streamproc run and topics --create create it)"))
         elif have != spec.partitions:
             found.append(TopicStatus(spec.name, spec.purpose, spec.partitions, spec.config, "mismatch",
-                                     f"has {have} partitions, needs {spec.partitions} (those of its input); delete "
-                                     "it to have it recreated, its data is rebuilt"))
+                                     f"has {counted(have, 'partition')}, needs {spec.partitions} (those of its "
+                                     "input); delete it to have it recreated, its data is rebuilt"))
         elif wanted_policy and policies.get(spec.name) not in (None, wanted_policy):
             found.append(TopicStatus(spec.name, spec.purpose, spec.partitions, spec.config, "mismatch",
                                      f"cleanup.policy is {policies[spec.name]}, needs {wanted_policy}"))
@@ -82,7 +83,8 @@ def handle(args: argparse.Namespace) -> int:
         width = max(len(t.name) for t in found)
         for t in found:
             settings = ", ".join(f"{k}={v}" for k, v in t.config.items())
-            line = f"{t.name:<{width}}  {t.partitions:>4} partitions  {t.status:<8}  {t.role}"
+            noun = "partition" if t.partitions == 1 else "partitions"
+            line = f"{t.name:<{width}}  {t.partitions:>4} {noun:<10}  {t.status:<8}  {t.role}"
             print(line + (f"  [{settings}]" if settings else "") + (f"\n{'':<{width}}  -> {t.problem}"
                                                                        if t.problem else ""))
     return 1 if args.check and any(t.blocks_run for t in found) else 0

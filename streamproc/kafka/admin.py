@@ -15,6 +15,7 @@ from confluent_kafka.cimpl import NewTopic
 from streamproc.errors import BrokerUnreachable, ConfigError
 from streamproc.kafka.clients import new_admin
 from streamproc.redact import scrub
+from streamproc.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def ensure_topics(admin: AdminClient, specs: list[TopicSpec], replication_factor
         have = existing.get(spec.name)
         if have is not None and have != spec.partitions:
             raise ConfigError(
-                f"topic {spec.name!r} ({spec.purpose}) has {have} partitions but needs {spec.partitions}; "
+                f"topic {spec.name!r} ({spec.purpose}) has {counted(have, 'partition')} but needs {spec.partitions}; "
                 "internal topics must match their inputs' partition count. Delete it (its data is rebuilt) or "
                 "recreate the input topics with the old count"
             )

@@ -103,6 +103,12 @@ def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any],
     bad = {k: v for k, v in overrides.items() if k in _PROTECTED_CONSUMER and v != _PROTECTED_CONSUMER[k]}
     if bad:
         raise ConfigError(f"{bad} would commit offsets before outputs are acknowledged; streamproc commits them itself")
+    reset = overrides.get("auto.offset.reset", "earliest")
+    if reset not in ("earliest", "smallest", "beginning"):
+        raise ConfigError(f"-X auto.offset.reset={reset} would apply to internal topics too, and skip records an "
+                          "upstream task wrote before this one first committed; a new group starts at the beginning "
+                          "of its inputs. To start it at their end, run `streamproc replay TARGET --to-latest` once "
+                          "before its first run")
     level = overrides.get("isolation.level", "read_committed")
     if exactly_once and level != "read_committed":
         raise ConfigError(f"-X isolation.level={level} would read records of aborted transactions; "

@@ -2,7 +2,8 @@
 
 The end of a partition is judged the way restores judge it: the consumer reported partition EOF
 *and* its position is at or past the end offset read when the read began. A broker may report a
-high watermark below the true end (BROKER.md), and EOF alone may come before a slow fetch.
+high watermark below the true end (the embedded one does: README, "What the embedded broker does
+differently"), and EOF alone may come before a slow fetch.
 """
 
 from __future__ import annotations

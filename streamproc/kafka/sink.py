@@ -29,11 +29,13 @@ class KafkaSink(Bolt):
         self._send_slow: Any = None
 
     def setup(self, context: TaskContext) -> None:
+        """Binds the task's producer (called by the runtime)."""
         output = context.services
         self._produce = output.producer.produce
         self._send_slow = output.produce_output
 
     def process(self, tup: Tuple) -> None:
+        """Writes the tuple's key, value, headers and timestamp to the topic."""
         self.write(tup.key, tup.value, tup.headers, tup.timestamp)
 
     def write(self, key: Any, value: Any, headers: Headers | None, timestamp: int | None) -> None:

@@ -1,10 +1,10 @@
 """The offset of the first record at or after a point in time, checked against the records themselves.
 
 Kafka answers this with its time index (``offsets_for_times``). Some brokers answer wrongly (the
-embedded one always says 0, see BROKER.md), and a wrong answer here silently reprocesses or skips
-data. So the broker's answer is accepted only when the records agree (the record there is at or
-after the time, the one before it is earlier); otherwise a binary search over record timestamps
-finds it, reading O(log n) single records.
+embedded one always says 0: README, "What the embedded broker does differently"), and a wrong answer
+here silently reprocesses or skips data. So the broker's answer is accepted only when the records
+agree (the record there is at or after the time, the one before it is earlier); otherwise a binary
+search over record timestamps finds it, reading O(log n) single records.
 
 Like Kafka's index, the search assumes timestamps do not decrease along the partition (true for
 LogAppendTime and for CreateTime with well-behaved producers); with out-of-order timestamps it

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from streamproc.wording import counted
+
 _console = Console(stderr=True)
 
 
@@ -47,8 +49,14 @@ def progress(description: str, total: int | None, unit: str = "records") -> Iter
             bar.update(task, completed=max(done, total))
     if not _console.is_terminal:
         seconds = time.monotonic() - started
-        rate = f", {done / seconds:,.0f} {unit}/s" if seconds > 0 and done else ""
-        _console.print(f"{description}: {done:,} {unit} in {seconds:.1f}s{rate}", highlight=False)
+        _console.print(summary(description, done, unit, seconds), highlight=False)
+
+
+def summary(description: str, done: int, unit: str, seconds: float) -> str:
+    """The line an operation leaves where no bar is drawn: ``moving offsets: 1 partition in 0.0s, ...``."""
+    noun = counted(done, unit[:-1], unit, thousands=True) if unit.endswith("s") else f"{done:,} {unit}"
+    rate = f", {done / seconds:,.0f} {unit}/s" if seconds > 0 and done else ""
+    return f"{description}: {noun} in {seconds:.1f}s{rate}"
 
 
 def say(message: str) -> None:

@@ -28,6 +28,7 @@ from streamproc.kafka import admin as kadmin
 from streamproc.kafka.admin import TopicSpec
 from streamproc.kafka.topics import required_topics
 from streamproc.plan import Plan
+from streamproc.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def reset_state(admin: AdminClient, reset: StateReset, step: Callable[[str], Non
         _await_gone(admin, doomed, timeout)
     for spec in reset.topics:
         _create(admin, spec, reset.replication.get(spec.name, -1), timeout)
-        step(f"created {spec.name} ({spec.partitions} partitions)")
+        step(f"created {spec.name} ({counted(spec.partitions, 'partition')})")
     if reset.local_dir.exists():
         shutil.rmtree(reset.local_dir)
         step(f"removed local state {reset.local_dir}")

@@ -37,6 +37,7 @@ from streamproc.errors import (
 )
 from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.monitoring.server import MonitoringServer
+from streamproc.proctitle import set_worker_title
 from streamproc.redact import describe
 from streamproc.runtime.policy import StopProcessing
 from streamproc.runtime.settings import WorkerSettings
@@ -72,6 +73,7 @@ def run_worker(target: str, settings: WorkerSettings, report: Connection | None 
     server = None
     try:
         plan = load_topology(target).build()
+        set_worker_title(plan.name, settings.worker_index)
         worker = Worker(plan, settings)
         if report is not None:
             server = MonitoringServer(worker.metrics.registry, worker.readiness).start()

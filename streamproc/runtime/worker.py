@@ -38,6 +38,7 @@ from streamproc.runtime.settings import WorkerSettings
 from streamproc.runtime.standby import StandbyKeeper
 from streamproc.runtime.tasks import TaskManager
 from streamproc.runtime.transaction import Transactions
+from streamproc.runtime.waiting import AssignmentWait
 from streamproc.state.changelog import TopicPartition as TP
 from streamproc.state.recovery import ChangelogRestorer
 
@@ -141,6 +142,7 @@ class Worker:
             guarantee += f", transactional.id {self.transactions.transactional_id}"
         topics = self.plan.source_topics()
         self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+        self._waiting = AssignmentWait.for_worker(self.settings, self._client_id, self.consumer)
         log.info("worker %d of %r joined group %r, reading %s (%s)",
                  self.settings.worker_index, self.plan.name, self.settings.group_id, topics, guarantee)
         try:
@@ -162,6 +164,7 @@ class Worker:
         while not self._stopping:
             restoring = self.tasks.restoring
             messages = consume(batch_size, 0.0 if restoring else 0.2)
+            self._waiting.tick(self._in_group)
             if restoring:
                 self._resume(self.tasks.restore_step(0.1))
                 self.metrics.publish_restoring(self._restore_progress())

@@ -51,6 +51,8 @@ class AvroSerde(SharesSchemasWhenCopied):
         self._buffer = io.BytesIO()
 
     def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        """``obj`` as the bare Avro body of the writer schema; a value that does not fit it is a
+        ``SerdeError`` naming the field."""
         if obj is None:
             return None
         buffer = self._buffer
@@ -66,6 +68,8 @@ class AvroSerde(SharesSchemasWhenCopied):
         return buffer.getvalue()
 
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        """The value of a bare Avro body written with the same schema (a dict for a record); leftover
+        or truncated bytes are a ``SerdeError``."""
         if data is None:
             return None
         fo = io.BytesIO(data)

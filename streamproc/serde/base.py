@@ -43,9 +43,20 @@ class Serde(Protocol):
 
     shape: ValueShape
 
-    def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None: ...
+    def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        """The bytes of ``obj`` for the topic, key or value that ``ctx`` names; ``None`` for ``None``.
 
-    def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any: ...
+        Raises ``SerdeError`` (with a message naming the topic) for an object it cannot encode.
+        """
+        ...
+
+    def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        """The object ``data`` encodes; ``None`` for ``None``.
+
+        Raises ``SerdeError`` for bytes it cannot decode: the error policy (``--on-error``) then
+        decides what becomes of the message.
+        """
+        ...
 
 
 def fast_decoder(serde: Serde) -> Callable[[bytes], Any] | None:

@@ -53,6 +53,7 @@ class DataclassSerde(Generic[T]):
             _check_fits(cls, record_fields, self.codec)
 
     def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        """An instance of the dataclass, written by the codec; another type is a ``SerdeError``."""
         if obj is None:
             return None
         if not isinstance(obj, self.cls):
@@ -65,6 +66,7 @@ class DataclassSerde(Generic[T]):
         return self.codec.serialize(self._dump(obj), ctx)
 
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        """An instance of the dataclass; a record with unknown or missing fields is a ``SerdeError`` naming them."""
         if data is None:
             return None
         record = self.codec.deserialize(data, ctx)

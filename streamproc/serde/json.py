@@ -19,6 +19,7 @@ class JsonSerde:
     fast_encode = staticmethod(orjson.dumps)
 
     def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        """``obj`` as JSON (orjson); an object JSON cannot hold is a ``SerdeError``."""
         if obj is None:
             return None
         try:
@@ -29,6 +30,7 @@ class JsonSerde:
             ) from exc
 
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        """The JSON value in ``data``; invalid JSON is a ``SerdeError``."""
         if data is None:
             return None
         try:

@@ -118,6 +118,8 @@ class ConfluentAvroSerde(SharesSchemasWhenCopied):
 
     # --- writing ---------------------------------------------------------------------------------
     def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        """``obj`` in the Confluent wire format: the magic byte, the schema id (registered on first use
+        unless ``auto_register=False``), the Avro body."""
         if obj is None:
             return None
         prefix = self._prefixes.get((ctx.topic, ctx.is_key))
@@ -166,6 +168,8 @@ class ConfluentAvroSerde(SharesSchemasWhenCopied):
 
     # --- reading ---------------------------------------------------------------------------------
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        """A record in the Confluent wire format, resolved from its writer schema (fetched by id, once)
+        to the reader schema."""
         if data is None:
             return None
         if len(data) < HEADER_SIZE or data[0] != MAGIC:

@@ -18,6 +18,7 @@ class BytesSerde:
     shape: ValueShape = "scalar"
 
     def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        """``obj`` unchanged (``bytearray`` and ``memoryview`` as ``bytes``); anything else is a ``SerdeError``."""
         if obj is None or isinstance(obj, bytes):
             return obj
         if isinstance(obj, bytearray | memoryview):
@@ -25,6 +26,7 @@ class BytesSerde:
         raise SerdeError(f"BytesSerde on topic {ctx.topic!r} needs bytes, got {type(obj).__name__}")
 
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        """``data`` unchanged."""
         return data
 
 
@@ -36,6 +38,7 @@ class StrSerde:
     fast_encode = staticmethod(str.encode)
 
     def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        """A ``str`` as UTF-8; anything else is a ``SerdeError``."""
         if obj is None:
             return None
         if not isinstance(obj, str):
@@ -43,6 +46,7 @@ class StrSerde:
         return obj.encode()
 
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        """UTF-8 bytes as a ``str``; invalid UTF-8 is a ``SerdeError``."""
         if data is None:
             return None
         try:
@@ -58,6 +62,7 @@ class _FixedWidthSerde:
     _layout: struct.Struct
 
     def serialize(self, obj: Any, ctx: SerdeContext) -> bytes | None:
+        """The number in the class's fixed big-endian layout."""
         if obj is None:
             return None
         try:
@@ -66,6 +71,7 @@ class _FixedWidthSerde:
             raise SerdeError(f"{type(self).__name__} on topic {ctx.topic!r}: {exc}") from exc
 
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
+        """The number in ``data``; bytes of another length are a ``SerdeError``."""
         if data is None:
             return None
         if len(data) != self._layout.size:

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 
 
 class KeyedState:
+    """A store as one bolt sees it: every call acts on the key of the tuple being processed.
+
+    Obtained with ``Bolt.state(name)`` inside ``process`` or ``flush``. Writes go to a write cache
+    that reads see at once; they reach RocksDB and the changelog at the next checkpoint, encoded with
+    the store's ``value_serde`` then. A tuple without a key cannot use state (``StateError``).
+    """
+
     __slots__ = ("_cache", "_ctx", "_owner", "_part", "_prefixes", "name")
 
     #: Encoded prefixes kept per str/bytes key: a hot key is encoded once, not at every get and set.
@@ -84,6 +91,7 @@ class KeyedState:
     # --- the key's own value ---------------------------------------------------------------------
     # get and set repeat _prefix's cached lookup inline: they run for nearly every stateful message.
     def get(self, default: Any = None) -> Any:
+        """The key's own value, or ``default`` when it has none."""
         try:
             prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
         except (KeyError, AttributeError):
@@ -94,6 +102,7 @@ class KeyedState:
         return default if value is MISSING else value
 
     def set(self, value: Any) -> None:
+        """Set the key's own value. The object is kept by reference until the checkpoint encodes it."""
         try:
             prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
         except (KeyError, AttributeError):
@@ -101,6 +110,7 @@ class KeyedState:
         self._cache[prefix] = value
 
     def delete(self) -> None:
+        """Delete the key's own value (a tombstone in the changelog); its sub-keys stay."""
         self._part.delete(self._prefix())
 
     def update(self, fn: Callable[[Any], Any], default: Any = None) -> Any:
@@ -113,13 +123,16 @@ class KeyedState:
 
     # --- the key as a map of sub-keys -------------------------------------------------------------
     def get_item(self, sub: Any, default: Any = None) -> Any:
+        """The value of sub-key ``sub`` of the key, or ``default`` (``state[sub]`` raises KeyError instead)."""
         value = self._part.get(self._sub(sub))
         return default if value is MISSING else value
 
     def set_item(self, sub: Any, value: Any) -> None:
+        """Set sub-key ``sub`` of the key (``state[sub] = value``)."""
         self._part.put(self._sub(sub), value)
 
     def delete_item(self, sub: Any) -> None:
+        """Delete sub-key ``sub`` of the key (``del state[sub]``)."""
         self._part.delete(self._sub(sub))
 
     def items(self) -> Iterator[tuple[Any, Any]]:

@@ -68,6 +68,19 @@ class StoreReader:
         raw = self._db.get(storage_key)
         return None if raw is None else self.spec.value_serde.deserialize(raw, self._ctx)
 
+    def items(self, key: Any) -> Iterator[tuple[Any, Any]]:
+        """(sub-key, value) of ``key`` used as a map (``state[sub] = v``), in sub-key order, as
+        ``KeyedState.items()`` returns them. The key's own value, if any, is not among them."""
+        prefix = self.storage_key(key)
+        key_de = self.spec.key_serde.deserialize
+        value_de = self.spec.value_serde.deserialize
+        for storage_key, raw in self._db.items(from_key=prefix):
+            assert isinstance(storage_key, bytes) and isinstance(raw, bytes)  # raw mode
+            if not storage_key.startswith(prefix):
+                return  # past the key: its entries are contiguous (length-prefixed keys)
+            if len(storage_key) > len(prefix):
+                yield key_de(storage_key[len(prefix):], self._key_ctx), value_de(raw, self._ctx)
+
     def storage_key(self, key: Any, sub: Any = None) -> bytes:
         encoded = self.spec.key_serde.serialize(key, self._key_ctx) or b""
         prefix = key_prefix(encoded)

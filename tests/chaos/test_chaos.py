@@ -15,7 +15,8 @@ pytestmark = pytest.mark.integration
 
 #: At-least-once only in CI. `python -m tests.chaos --guarantee exactly-once` runs the scenario under
 #: transactions (read read_committed), but "no duplicates" can only be asserted against a broker that hides
-#: aborted records, which Tansu does not (BROKER.md), and a second run would double the suite's longest test.
+#: aborted records, which Tansu does not (README: "What the embedded broker does differently"), and a second
+#: run would double the suite's longest test.
 GUARANTEES = ["at-least-once"]
 
 

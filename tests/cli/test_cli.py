@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,19 @@ def test_guarantee_option(capsys: pytest.CaptureFixture[str], monkeypatch: pytes
     assert main(["run", WORDCOUNT, "--bootstrap-servers", "k:9092"]) == 0
     assert main(["run", WORDCOUNT, "--bootstrap-servers", "k:9092", "--guarantee", "exactly-once"]) == 0
     assert [s.guarantee for s in started] == ["at-least-once", "exactly-once"]
+
+
+@pytest.mark.parametrize(("command", "status"), [(["graph", WORDCOUNT], 141), (["graph", WORDCOUNT, "--mermaid"], 141),
+                                                 (["dlq", "--help"], 0)])
+def test_a_closed_pipe_ends_the_command_quietly(command: list[str], status: int) -> None:
+    """`streamproc ... | head -2`: the reader is gone before the command writes: no traceback, and the status
+    a shell gives a tool ended by SIGPIPE (argparse's own --help output ignores the error and exits 0)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the command starts, so its first write meets EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "streamproc.cli.main", *command], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == status

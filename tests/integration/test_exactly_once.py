@@ -1,7 +1,8 @@
 """--guarantee exactly-once against a real broker: transactions commit outputs, changelogs and offsets together.
 
 The embedded broker (Tansu) runs transactions and keeps read_committed readers behind an open one,
-but it hands them the records of aborted transactions (BROKER.md). So the tests here prove the
+but it hands them the records of aborted transactions (README: "What the embedded broker does
+differently"). So the tests here prove the
 commit path on it: offsets advance only with a committed transaction, nothing of an aborted one
 reaches state, a fenced worker stops. That consumers skip aborted output is proven only against a
 real Kafka, named by STREAMPROC_TEST_BOOTSTRAP; without it those tests are skipped, saying why.
@@ -49,7 +50,7 @@ def real_kafka() -> str:
     bootstrap = os.environ.get(REAL_KAFKA_ENV)
     if not bootstrap:
         pytest.skip(f"needs Apache Kafka: set {REAL_KAFKA_ENV}=HOST:PORT. The embedded broker hands "
-                    "read_committed consumers the records of aborted transactions (BROKER.md), so it cannot "
+                    "read_committed consumers the records of aborted transactions, so it cannot "
                     "show that they are skipped")
     return bootstrap
 

@@ -118,6 +118,16 @@ def test_settings_file_errors_name_the_line_not_the_secret(tmp_path: Path) -> No
         parse_overrides([f"@{tmp_path / 'absent.properties'}"])
 
 
+def test_a_new_group_starts_at_the_beginning_and_cannot_be_told_otherwise() -> None:
+    """Internal topics are read by the same consumer: starting at their end would lose what upstream tasks
+    wrote before the first commit. The way to skip an input's backlog is `replay --to-latest`."""
+    assert consumer_config("k", "g", {}, "c")["auto.offset.reset"] == "earliest"
+    assert consumer_config("k", "g", {"auto.offset.reset": "earliest"}, "c")["auto.offset.reset"] == "earliest"
+    for value in ("latest", "largest", "end", "error"):
+        with pytest.raises(ConfigError, match="replay TARGET --to-latest"):
+            consumer_config("k", "g", {"auto.offset.reset": value}, "c")
+
+
 def test_consumers_read_committed_and_exactly_once_insists() -> None:
     for build in (consumer_config, restore_consumer_config):
         assert build("k", "g", {}, "c")["isolation.level"] == "read_committed"

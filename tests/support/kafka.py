@@ -20,8 +20,9 @@ from streamproc.kafka.continuity import GapCheck
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: Client settings every test worker uses against Tansu (see BROKER.md): a group join takes about half
-#: the session timeout there. 6 s rather than 2 s keeps a loaded 2-core machine from expiring sessions.
+#: Client settings every test worker uses against Tansu (streamproc.devbroker.CLIENT_SETTINGS says why): a
+#: group join takes about half the session timeout there. 6 s rather than 2 s keeps a loaded 2-core machine
+#: from expiring sessions.
 FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000", "fetch.wait.max.ms": "10"}
 
 
