@@ -111,6 +111,9 @@ _DLQ_HEADERS = {H_ERROR, H_ERROR_TYPE, H_COMPONENT, H_TOPIC, H_PARTITION, H_OFFS
 
 
 class TopologyTestDriver:
+    """Runs a topology in this process over Kafka in memory, with a worker's own task, dispatch, restore and
+    checkpoint code; see the module's documentation for an example."""
+
     def __init__(
         self,
         topology: Topology,
@@ -280,6 +283,7 @@ class TopologyTestDriver:
         return default
 
     def close(self) -> None:
+        """Close every task (bolts' teardown(), stores) and remove the temporary state directory."""
         self.manager.close()
         if self._own_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
