@@ -10,6 +10,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from streamproc.kafka.config import restore_consumer_config
+from streamproc.kafka.reading import reader, true_watermarks
 from streamproc.serde.json import JsonSerde
 from streamproc.state.backend import open_backend
 from streamproc.state.changelog import SOURCE_HEADER, encode_sources
@@ -129,3 +130,39 @@ def test_a_restore_step_leaves_the_cycle_collector_as_it_found_it(broker: str, t
             gc.enable()
     assert store.backend.get(b"k") == b"1"
     store.close()
+
+
+@pytest.mark.parametrize("backend", ["rocksdb", "memory"])
+def test_an_empty_changelog_is_restored_at_once(broker: str, tmp_path: Path, restore_consumer: Consumer,
+                                                backend: str) -> None:
+    """Nothing is fetched (a fetch of an empty partition lasts fetch.wait.max.ms: ~0.5 s per store)."""
+    changelog = unique("empty-changelog")
+    create_topic(broker, changelog, 1)
+    store = open_store(tmp_path, "empty", changelog, 0, backend)
+    restorer = ChangelogRestorer(restore_consumer)
+    restorer.begin("task", store, {INPUT: 7})
+    assert restorer.busy and restore_consumer.assignment() == []
+    assert restorer.step(30.0) == {"task"} and not restorer.busy
+    assert store.backend.position() == Position(0, {INPUT: 7})
+    store.close()
+
+
+def test_a_local_copy_at_the_changelogs_end_is_restored_at_once(broker: str, tmp_path: Path,
+                                                                 restore_consumer: Consumer) -> None:
+    changelog = unique("current-changelog")
+    write_changelog(broker, changelog, {0: [(f"k{i}".encode(), b"1", i) for i in range(30)]})
+    probe = reader(broker, {}, "test-probe")
+    restorer = ChangelogRestorer(restore_consumer, true_end=lambda t, p: true_watermarks(probe, t, p)[1])
+    try:
+        store = open_store(tmp_path, "current", changelog, 0)
+        assert restore(restorer, [store], committed_input=30) == ["current[0]"]
+        store.close()
+        again = open_store(tmp_path, "current", changelog, 0)
+        restorer.begin("again", again, {INPUT: 31})
+        assert restore_consumer.assignment() == []
+        assert restorer.step(30.0) == {"again"}
+        assert again.backend.position() == Position(30, {INPUT: 31})
+        assert again.backend.get(b"k29") == b"1"
+        again.close()
+    finally:
+        probe.close()
