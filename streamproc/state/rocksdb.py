@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -208,8 +208,10 @@ class RocksDBBackend(StoreBackend):
         batch: Batch = WriteBatch(raw_mode=True)
         return batch
 
-    def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position) -> None:
-        """As StoreBackend.write; a counted copy stays counted (one multi-get of the written keys)."""
+    def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position,
+              existed: Mapping[bytes, bool] | None = None) -> None:
+        """As StoreBackend.write; a counted copy stays counted (one multi-get of the written keys that
+        ``existed`` does not know about)."""
         batch = WriteBatch(raw_mode=True)
         counting = self._entries is not None
         final: dict[bytes, bool] = {}
@@ -222,9 +224,11 @@ class RocksDBBackend(StoreBackend):
                 final[key] = value is not None
         change = 0
         if final:
-            keys = [key for key in final if not is_reserved(key)]
-            before = self.get_many(keys)
-            change = sum(final[key] for key in keys) - sum(value is not None for value in before)
+            known = existed or {}
+            user = [key for key in final if not is_reserved(key)]
+            before = sum(known[key] for key in user if key in known)
+            before += sum(value is not None for value in self.get_many([key for key in user if key not in known]))
+            change = sum(final[key] for key in user) - before
         self._write(batch, position)
         self._restoring = False
         if self._entries is not None:

@@ -163,7 +163,10 @@ def test_entry_count_is_exact_for_map_keys_across_checkpoints(store: StorePartit
     for round_ in range(3):
         for customer in range(50):
             at(owner, f"c{customer}")
-            state.set(round_)
+            if customer % 2:
+                state.set(round_)  # a blind write: the backend looks the key up to keep its count
+            else:
+                state.update(lambda total: total + 1)  # read first: known to exist, no lookup
             state[f"o{round_ + 2}"] = round_  # existing sub-keys
         commit(store)
     at(owner, "c0")
@@ -172,5 +175,8 @@ def test_entry_count_is_exact_for_map_keys_across_checkpoints(store: StorePartit
     state["new"] = 1
     at(owner, "c1")
     del state["never-there"]
+    assert state.get_item("also-never") is None
+    state["also-never"] = 5  # read as absent, then written
+    del state["o2"]
     commit(store)
     assert store.backend.entry_count() == 50 * 6 - 1 == len(list(store.iter_range(b"")))
