@@ -25,7 +25,7 @@ from rocksdict import AccessType, BlockBasedOptions, Cache, Options, Rdict, Writ
 from streamproc.errors import CorruptStateError, StateError
 from streamproc.state.backend import Batch, StoreBackend
 from streamproc.state.position import Position
-from streamproc.state.store import is_reserved
+from streamproc.state.store import RESERVED_PREFIX, is_reserved
 
 log = logging.getLogger(__name__)
 
@@ -213,26 +213,38 @@ class RocksDBBackend(StoreBackend):
         """As StoreBackend.write; a counted copy stays counted (one multi-get of the written keys that
         ``existed`` does not know about)."""
         batch = WriteBatch(raw_mode=True)
-        counting = self._entries is not None
-        final: dict[bytes, bool] = {}
-        for key, value in entries:
-            if value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, value)
-            if counting:
-                final[key] = value is not None
+        put, delete = batch.put, batch.delete
         change = 0
-        if final:
-            known = existed or {}
-            user = [key for key in final if not is_reserved(key)]
-            before = sum(known[key] for key in user if key in known)
-            before += sum(value is not None for value in self.get_many([key for key in user if key not in known]))
-            change = sum(final[key] for key in user) - before
+        if self._entries is None:
+            for key, value in entries:
+                if value is None:
+                    delete(key)
+                else:
+                    put(key, value)
+        else:
+            after: dict[bytes, bool] = {}
+            for key, value in entries:
+                if value is None:
+                    delete(key)
+                    after[key] = False
+                else:
+                    put(key, value)
+                    after[key] = True
+            change = self._change(after, existed or {})
         self._write(batch, position)
         self._restoring = False
         if self._entries is not None:
             self._entries += change
+
+    def _change(self, after: dict[bytes, bool], existed: Mapping[bytes, bool]) -> int:
+        """Keys (framework entries included) gained minus lost by a write leaving ``after`` (key -> has a value).
+        Set and C-level operations only: this runs for every written key at every checkpoint."""
+        keys = after.keys()
+        known = existed.keys() & keys
+        unknown = [] if len(known) == len(keys) else list(keys - known)
+        before = sum(map(existed.__getitem__, known))
+        before += len(unknown) - self.get_many(unknown).count(None)
+        return sum(after.values()) - before
 
     def get_many(self, keys: list[bytes]) -> list[bytes | None]:
         with self._guard():
@@ -259,9 +271,10 @@ class RocksDBBackend(StoreBackend):
             return 0
         if self._entries is None:
             with self._guard():
-                keys = cast(Iterable[bytes], self._db.keys())
-                self._entries = sum(not is_reserved(key) for key in keys)
-        return self._entries
+                keys = cast(Iterable[bytes], self._db.keys())  # keys only: values are not read
+                self._entries = sum(1 for _ in keys)
+        # Framework entries sort after every user key but those of 65,535 bytes: a short scan finds them.
+        return self._entries - sum(is_reserved(key) for key, _ in self.iter_range(RESERVED_PREFIX))
 
     def size_bytes(self) -> int:
         """SST files plus the memtables not yet flushed to them, as RocksDB reports them without reading data."""
