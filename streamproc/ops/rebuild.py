@@ -57,13 +57,13 @@ def rebuild(plan: Plan, targets: Sequence[RebuildTarget], state_dir: Path, resto
             _, spec = plan.stores[target.store]
             try:
                 part = open_partition(spec, state_dir, plan.name, target.partition, lock_timeout=LOCK_TIMEOUT)
+                parts.append(part)
+                if from_scratch:
+                    part.backend.wipe()
             except StateError as exc:
                 raise StateError(f"{target.store}[{target.partition}] at {target.path(state_dir, plan.name)} is in "
                                  "use by a worker on this host; stop it first (or let it restore the store itself)"
                                  ) from exc
-            parts.append(part)
-            if from_scratch:
-                part.backend.wipe()
         return restore(plan, parts, restore_consumer, probe, group, progress)
     finally:
         for part in parts:

@@ -122,6 +122,7 @@ class RocksDBBackend(StoreBackend):
 
     def _bind(self, db: Rdict) -> None:
         self._db = db
+        self._closed = False
         self._damaged = False
         self._meta = db.get_column_family(META_CF)
         self._meta_handle = db.get_column_family_handle(META_CF)
@@ -286,6 +287,9 @@ class RocksDBBackend(StoreBackend):
     def close(self) -> None:
         """Close and release the directory lock (column family objects hold it too, so drop them first).
         A directory found damaged is deleted: the next open starts empty and restores from the changelog."""
+        if self._closed:
+            return
+        self._closed = True
         del self._meta, self._meta_handle
         self._db.close()
         if self._damaged:

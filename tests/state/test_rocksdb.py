@@ -38,3 +38,10 @@ def test_corrupt_directory_is_discarded(tmp_path: Path) -> None:
 def test_a_read_only_copy_needs_an_existing_directory(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="no local copy"):
         RocksDBBackend.read_only(tmp_path / "absent")
+
+
+def test_closing_twice_is_harmless(tmp_path: Path) -> None:
+    """A rebuild whose wipe could not reopen the directory (another process took it) still closes it."""
+    db = RocksDBBackend(tmp_path / "db")
+    db.close()
+    db.close()
