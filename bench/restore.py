@@ -38,6 +38,7 @@ from streamproc.serde.json import JsonSerde
 from streamproc.state.changelog import SOURCE_HEADER, encode_sources
 from streamproc.state.partition import StorePartition
 from streamproc.state.recovery import ChangelogRestorer
+from streamproc.state.rocksdb import RocksDBBackend
 from streamproc.state.store import Store, key_prefix
 
 #: Changelog records written per checkpoint (each dirty key once); they share a provenance header.
@@ -93,8 +94,8 @@ def assigned(worker: int, workers: int, partitions: int) -> list[int]:
 
 
 def store_at(state_dir: Path, topic: str, partition: int) -> StorePartition:
-    return StorePartition(Store("counts", value_serde=JsonSerde()), state_dir / "counts" / str(partition), topic,
-                          partition)
+    backend = RocksDBBackend.open(state_dir / "counts" / str(partition), state_dir)
+    return StorePartition(Store("counts", value_serde=JsonSerde()), backend, topic, partition)
 
 
 def restore_share(bootstrap: str, topic: str, state_dir: Path, records: int, partitions: list[int],
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 broker_process.pid if broker_process is not None else None)
         stores = [store_at(state_dir, topic, p) for p in range(args.partitions)]
         wrong = sum(1 for i, (key, value) in enumerate(last.items())
-                    if stores[i % args.partitions].db.get(key) != value)
+                    if stores[i % args.partitions].backend.get(key) != value)
         for store in stores:
             store.close()
         print(f"check: {len(last) - wrong:,} of {len(last):,} keys hold their last value")

@@ -137,7 +137,7 @@ class RuntimeMetrics:
         self._lag = dict(lag)
 
     def publish_state(self, sizes: Mapping[str, tuple[int, int]]) -> None:
-        """``store -> (estimated keys, bytes)``, summed over this worker's partitions of the store."""
+        """``store -> (entries, bytes)``, summed over this worker's partitions of the store (gauges.state_sizes)."""
         self._state = dict(sizes)
 
     def publish_restoring(self, progress: Mapping[str, tuple[int, int]]) -> None:
@@ -171,9 +171,13 @@ class _Published(Collector):
         for (topic, partition), value in m._lag.items():
             lag.add_metric([topology, topic, str(partition)], value)
         yield lag
-        keys = GaugeMetricFamily("streamproc_state_keys", "Estimated keys in the store's local partitions",
+        keys = GaugeMetricFamily("streamproc_state_keys",
+                                 "Entries committed in the store's partitions on this worker: a key's own value "
+                                 "and each of its sub-keys count one",
                                  labels=["topology", "store"])
-        size = GaugeMetricFamily("streamproc_state_bytes", "SST files plus memtables of the store's local partitions",
+        size = GaugeMetricFamily("streamproc_state_bytes",
+                                 "Bytes of the store's partitions on this worker (RocksDB: files and memtables; "
+                                 "memory: keys and values)",
                                  labels=["topology", "store"])
         for store, (count, nbytes) in m._state.items():
             keys.add_metric([topology, store], count)

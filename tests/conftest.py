@@ -24,8 +24,8 @@ def wordcount(broker: str, tmp_path: Path) -> Iterator[MakeRun]:
     """Makes WordCountRun objects (topologies/wordcount.py under unique names) and closes their readers afterwards."""
     made: list[WordCountRun] = []
 
-    def make(partitions: int = 4) -> WordCountRun:
-        made.append(WordCountRun(broker, tmp_path, partitions))
+    def make(partitions: int = 4, backend: str = "rocksdb") -> WordCountRun:
+        made.append(WordCountRun(broker, tmp_path, partitions, backend=backend))
         return made[-1]
 
     yield make

@@ -28,12 +28,19 @@ class CountWords(Bolt):
         self.emit({"word": tup.key, "count": count}, key=tup.key)
 
 
-def build(name: str = "wordcount", source: str = "sentences", sink: str = "word-counts") -> Topology:
+class CountWordsInMemory(CountWords):
+    """The same counts in a memory store: restored from the changelog whenever a worker takes a partition."""
+
+    stores = [Store("counts", backend="memory")]
+
+
+def build(name: str = "wordcount", source: str = "sentences", sink: str = "word-counts",
+          backend: str = "rocksdb") -> Topology:
     """The word count with other names, so that tests can run many copies on one broker."""
     topology = Topology(name)
     topology.spout("sentences", KafkaSpout(source, value_serde=StrSerde()))
     topology.bolt("split", SplitSentence).shuffle("sentences")
-    topology.bolt("count", CountWords).fields("split", "word")
+    topology.bolt("count", CountWordsInMemory if backend == "memory" else CountWords).fields("split", "word")
     topology.bolt("sink", KafkaSink(sink, key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("count")
     return topology
 

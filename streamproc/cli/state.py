@@ -2,8 +2,10 @@
 
 ``get`` and ``dump`` open the local RocksDB copies read-only, so they are safe beside a running
 worker; they show the state as of that worker's last checkpoint and say when the local copy is
-behind its changelog (given a broker to ask). ``rebuild`` replays the changelogs into the local
-copies the way a worker restores them, without processing any input.
+behind its changelog (given a broker to ask). A memory store has no local copy: they restore it
+from its changelog into memory first, as a worker would (committed inputs only), which needs a
+broker. ``rebuild`` replays the changelogs into the local copies the way a worker restores them,
+without processing any input; it has nothing to do for a memory store.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from streamproc.kafka.config import admin_config, consumer_config, parse_overrid
 from streamproc.kafka.reading import reader, true_watermarks
 from streamproc.loader import load_topology
 from streamproc.ops.progress import progress, say
-from streamproc.ops.rebuild import RebuildTarget, rebuild
+from streamproc.ops.rebuild import RebuildTarget, rebuild, restore_in_memory
 from streamproc.plan import Plan
+from streamproc.state.backend import backend_class
 from streamproc.state.changelog import changelog_topic
 from streamproc.state.reader import StoreReader, local_partitions
 from streamproc.wording import counted
@@ -84,6 +87,13 @@ def handle_rebuild(args: argparse.Namespace) -> int:
     conn = connect(args)
     plan = conn.plan
     stores = _store(plan, args.store)
+    in_memory = [s for s in stores if not _durable(plan, s)]
+    if in_memory and args.store is not None:
+        raise ConfigError(f"store {args.store!r} keeps its state in memory: it has no local copy to rebuild "
+                          "(workers restore it from its changelog at every assignment)")
+    if in_memory:
+        say(f"skipping {', '.join(in_memory)}: kept in memory, no local copy")
+    stores = [s for s in stores if s not in in_memory]
     counts = kadmin.partition_counts(conn.admin)
     targets: list[RebuildTarget] = []
     for store in stores:
@@ -145,7 +155,14 @@ class _Freshness:
             self._consumer.close()
 
 
+def _durable(plan: Plan, store: str) -> bool:
+    return backend_class(plan.stores[store][1]).durable
+
+
 def _readers(args: argparse.Namespace, plan: Plan, store: str, partition: int | None) -> Iterator[StoreReader]:
+    if not _durable(plan, store):
+        yield from _memory_readers(args, plan, store, partition)
+        return
     spec = plan.stores[store][1]
     found = local_partitions(args.state_dir, plan.name, store)
     if partition is not None:
@@ -157,7 +174,37 @@ def _readers(args: argparse.Namespace, plan: Plan, store: str, partition: int | 
         raise ConfigError(f"no local copy of store {store!r} under {args.state_dir / plan.name}; run the topology "
                           "or `streamproc state rebuild` first")
     for p in found:
-        with StoreReader(plan.name, spec, args.state_dir, p) as opened:
+        with StoreReader.local(plan.name, spec, args.state_dir, p) as opened:
+            yield opened
+
+
+def _memory_readers(args: argparse.Namespace, plan: Plan, store: str, partition: int | None
+                    ) -> Iterator[StoreReader]:
+    """A memory store's partitions, restored from the changelog (needs a broker)."""
+    try:
+        conn = connect(args)
+    except ConfigError as exc:
+        raise ConfigError(f"store {store!r} keeps its state in memory, so there is no local copy; reading it "
+                          f"from its changelog needs a broker: {exc}") from exc
+    changelog = changelog_topic(plan.name, store)
+    count = kadmin.partition_counts(conn.admin).get(changelog)
+    if count is None:
+        raise ConfigError(f"changelog {changelog!r} of memory store {store!r} does not exist: the store is empty")
+    if partition is not None and not 0 <= partition < count:
+        raise ConfigError(f"--partition {partition}: {changelog!r} has partitions 0..{count - 1}")
+    with ExitStack() as stack:
+        restore = new_consumer(restore_consumer_config(conn.bootstrap, conn.group_id, conn.overrides,
+                                                       f"{plan.name}-state"), "restore consumer")
+        stack.callback(restore.close)
+        probe = reader(conn.bootstrap, conn.overrides, f"{plan.name}-state")
+        stack.callback(probe.close)
+        group = new_consumer(consumer_config(conn.bootstrap, conn.group_id, conn.overrides, f"{plan.name}-state"))
+        stack.callback(group.close)
+        partitions = [partition] if partition is not None else list(range(count))
+        parts = restore_in_memory(plan, store, partitions, restore, probe, group,
+                                  lambda total: stack.enter_context(progress(f"reading {changelog}", total)))
+    for part in parts:
+        with StoreReader(plan.name, part.spec, part.backend, part.partition) as opened:
             yield opened
 
 

@@ -4,13 +4,15 @@ Uses the worker's own restore path (state/recovery.py), so the rebuilt copy is e
 worker would restore: changelog records describing inputs past the group's committed offsets are
 skipped. Each store directory is locked while it is rebuilt, so a worker on this host that owns it
 makes the rebuild fail fast instead of corrupting it.
+
+The same path reads a memory store, which has no local copy: ``restore_in_memory`` restores its
+partitions into memory for ``state get`` and ``state dump``.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from confluent_kafka import Consumer
@@ -18,14 +20,14 @@ from confluent_kafka import Consumer
 from streamproc.errors import StateError
 from streamproc.kafka.reading import committed_offsets, true_watermarks
 from streamproc.plan import Plan
-from streamproc.state.changelog import TopicPartition as TP
-from streamproc.state.changelog import changelog_topic
-from streamproc.state.partition import StorePartition
+from streamproc.state.partition import StorePartition, open_partition
+from streamproc.state.position import TP
 from streamproc.state.recovery import ChangelogRestorer
-from streamproc.state.rocksdb import LocalDB, private_dirs
 from streamproc.state.store import store_path
 
 LOCK_TIMEOUT = 5.0
+
+Progress = Callable[[int | None], Callable[[int], None]]
 
 
 @dataclass(frozen=True)
@@ -44,42 +46,59 @@ def committed_inputs(plan: Plan, group: Consumer, store: str, partition: int) ->
 
 
 def rebuild(plan: Plan, targets: Sequence[RebuildTarget], state_dir: Path, restore_consumer: Consumer,
-            probe: Consumer, group: Consumer, from_scratch: bool,
-            progress: Callable[[int | None], Callable[[int], None]]) -> int:
+            probe: Consumer, group: Consumer, from_scratch: bool, progress: Progress) -> int:
     """Bring each target's local copy up to its changelog; returns the records read.
 
     ``progress(total)`` is called once with the records to read and returns ``advance(n)``.
     """
     parts: list[StorePartition] = []
-    restorer = ChangelogRestorer(restore_consumer, true_end=lambda t, p: true_watermarks(probe, t, p)[1])
     try:
-        total = 0
         for target in targets:
-            path = target.path(state_dir, plan.name)
             _, spec = plan.stores[target.store]
-            changelog = changelog_topic(plan.name, target.store)
             try:
-                if from_scratch and path.exists():
-                    LocalDB(path, lock_timeout=LOCK_TIMEOUT).close()  # fails if a worker holds it
-                    shutil.rmtree(path)
-                private_dirs(path, state_dir)
-                part = StorePartition(spec, path, changelog, target.partition, lock_timeout=LOCK_TIMEOUT)
+                part = open_partition(spec, state_dir, plan.name, target.partition, lock_timeout=LOCK_TIMEOUT)
+                parts.append(part)
+                if from_scratch:
+                    part.backend.wipe()
             except StateError as exc:
-                raise StateError(f"{target.store}[{target.partition}] at {path} is in use by a worker on this host; "
-                                 "stop it first (or let it restore the store itself)") from exc
-            parts.append(part)
-            committed = committed_inputs(plan, group, target.store, target.partition)
-            restorer.begin(f"{target.store}[{target.partition}]", part, committed)
-            _, end = true_watermarks(probe, changelog, target.partition)
-            total += max(0, end - (part.db.changelog_offset() or 0))
-        advance = progress(total)
-        read = 0
-        while restorer.busy:
-            restorer.step(1.0)
-            advance(restorer.records_read - read)
-            read = restorer.records_read
-        return read
+                raise StateError(f"{target.store}[{target.partition}] at {target.path(state_dir, plan.name)} is in "
+                                 "use by a worker on this host; stop it first (or let it restore the store itself)"
+                                 ) from exc
+        return restore(plan, parts, restore_consumer, probe, group, progress)
     finally:
         for part in parts:
             part.close()
 
+
+def restore_in_memory(plan: Plan, store: str, partitions: Sequence[int], restore_consumer: Consumer,
+                      probe: Consumer, group: Consumer, progress: Progress) -> list[StorePartition]:
+    """``store``'s partitions as a worker would restore them, held in memory (the caller closes them)."""
+    _, spec = plan.stores[store]
+    memory = replace(spec, backend="memory")
+    parts = [open_partition(memory, Path("."), plan.name, p) for p in partitions]
+    try:
+        restore(plan, parts, restore_consumer, probe, group, progress)
+    except BaseException:
+        for part in parts:
+            part.close()
+        raise
+    return parts
+
+
+def restore(plan: Plan, parts: Sequence[StorePartition], restore_consumer: Consumer, probe: Consumer,
+            group: Consumer, progress: Progress) -> int:
+    """Restore opened store partitions from their changelogs; returns the records read."""
+    restorer = ChangelogRestorer(restore_consumer, true_end=lambda t, p: true_watermarks(probe, t, p)[1])
+    total = 0
+    for part in parts:
+        committed = committed_inputs(plan, group, part.spec.name, part.partition)
+        restorer.begin(f"{part.spec.name}[{part.partition}]", part, committed)
+        _, end = true_watermarks(probe, part.changelog, part.partition)
+        total += max(0, end - (part.backend.position().changelog or 0))
+    advance = progress(total)
+    read = 0
+    while restorer.busy:
+        restorer.step(1.0)
+        advance(restorer.records_read - read)
+        read = restorer.records_read
+    return read

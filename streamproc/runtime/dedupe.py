@@ -18,10 +18,11 @@ from typing import Any
 
 import orjson
 
+from streamproc.state.store import reserved_key
+
 ORIGIN_HEADER = "streamproc.origin"
-#: A storage key no user key can equal: user keys start with their 2-byte length, and a length
-#: of 0xFFFF would need 65,535 more bytes.
-MARKS_KEY = b"\xff\xffstreamproc.marks"
+#: A framework entry of every store of the task (store.py's reserved keys).
+MARKS_KEY = reserved_key("streamproc.marks")
 
 
 class OriginCounter:

@@ -14,7 +14,7 @@ from confluent_kafka import TopicPartition
 
 from streamproc.plan import Plan
 from streamproc.runtime.task import Task
-from streamproc.state.changelog import TopicPartition as TP
+from streamproc.state.position import TP
 
 
 def reader_components(plan: Plan) -> dict[str, str]:
@@ -47,11 +47,14 @@ def consumer_lag(consumer: Any, tasks: Iterable[Task], start_offsets: Mapping[TP
 
 
 def state_sizes(plan: Plan, tasks: Iterable[Task]) -> dict[str, tuple[int, int]]:
-    """``store -> (estimated keys, bytes)`` over this worker's partitions; 0 for stores it holds none of."""
+    """``store -> (entries, bytes)`` committed in this worker's partitions; 0 for stores it holds none of.
+
+    Entries are exact (StoreBackend.entry_count: a key's own value and each sub-key count one); bytes
+    are what the backend occupies (RocksDB: its files and memtables; memory: keys and values)."""
     sizes = dict.fromkeys(plan.stores, (0, 0))
     for task in tasks:
         for name, store in task.stores.items():
-            keys, nbytes = store.db.estimates()
+            backend = store.backend
             total_keys, total_bytes = sizes.get(name, (0, 0))
-            sizes[name] = (total_keys + keys, total_bytes + nbytes)
+            sizes[name] = (total_keys + backend.entry_count(), total_bytes + backend.size_bytes())
     return sizes

@@ -12,6 +12,9 @@ A standby applies every changelog record, committed or not, and records in its m
 highest source offsets those records reflect. On takeover the ordinary restore compares them with
 the committed offsets: a copy that got ahead of them (its owner crashed between writing the
 changelog and committing) is discarded and rebuilt, so standbys never make state inexact.
+
+Only stores with a durable backend get standbys: a memory store's copy could not be handed to the
+task that takes its partition over, which restores it from the changelog anyway.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from streamproc.plan import Plan
+from streamproc.state.backend import StoreBackend, backend_class, open_backend
 from streamproc.state.changelog import changelog_topic, decode_sources, source_header
-from streamproc.state.rocksdb import CHANGELOG_OFFSET, LocalDB, encode_offset, private_dirs, source_meta_key
-from streamproc.state.store import store_path
+from streamproc.state.position import TP, Position
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +45,13 @@ def neighbours(owned: Iterable[int], partitions: int, replicas: int) -> set[int]
 
 
 class _Copy:
-    __slots__ = ("db", "sources", "store")
+    __slots__ = ("backend", "sources", "store")
 
-    def __init__(self, store: str, db: LocalDB) -> None:
+    def __init__(self, store: str, backend: StoreBackend) -> None:
         self.store = store
-        self.db = db
-        #: Highest next-offset per "topic:partition" reflected by the records applied.
-        self.sources = db.source_offsets()
+        self.backend = backend
+        #: Highest next-offset per input partition reflected by the records applied.
+        self.sources: dict[TP, int] = dict(backend.position().sources)
 
 
 class StandbyKeeper:
@@ -61,8 +64,9 @@ class StandbyKeeper:
         self._replicas = replicas
         self._batch_size = batch_size
         self._copies: dict[tuple[str, int], _Copy] = {}  # by (changelog topic, partition)
+        durable = {name for name, (_, spec) in plan.stores.items() if backend_class(spec).durable}
         self._stores_of_sub = {
-            sub.id: [name for name in sub.stores] for sub in plan.subtopologies if sub.stores
+            sub.id: [name for name in sub.stores if name in durable] for sub in plan.subtopologies if sub.stores
         }
 
     @property
@@ -86,16 +90,16 @@ class StandbyKeeper:
         self.release(self.replicas - wanted)
         for store, partition in sorted(wanted - self.replicas):
             topic = changelog_topic(self._plan.name, store)
-            path = store_path(self._state_dir, self._plan.name, store, partition)
-            private_dirs(path, self._state_dir)
+            _, spec = self._plan.stores[store]
             try:
-                db = LocalDB(path, lock_timeout=0.0)
+                backend = open_backend(spec, self._state_dir, self._plan.name, partition, lock_timeout=0.0)
             except Exception as exc:  # held by a task of this process being closed, or corrupt: skip it now
                 log.info("no standby for %s[%d] now: %s", store, partition, exc)
                 continue
-            copy = _Copy(store, db)
+            copy = _Copy(store, backend)
             self._copies[(topic, partition)] = copy
-            self._consumer.incremental_assign([TopicPartition(topic, partition, db.changelog_offset() or 0)])
+            start = backend.position().changelog or 0
+            self._consumer.incremental_assign([TopicPartition(topic, partition, start)])
         if wanted:
             log.info("standby replicas: %s", ", ".join(f"{s}[{p}]" for s, p in sorted(self.replicas)))
 
@@ -107,7 +111,7 @@ class StandbyKeeper:
             return
         self._consumer.incremental_unassign([TopicPartition(t, p) for t, p in held])
         for tp in held:
-            self._copies.pop(tp).db.close()
+            self._copies.pop(tp).backend.close()
 
     def step(self) -> int:
         """Apply what has arrived (never waits); returns the records applied."""
@@ -129,18 +133,13 @@ class StandbyKeeper:
             positions[tp] = msg.offset() + 1
             raw = source_header(msg.headers())
             if raw:
-                for (topic, partition), offset in decode_sources(raw).items():
-                    name = f"{topic}:{partition}"
-                    if offset + 1 > copy.sources.get(name, 0):
-                        copy.sources[name] = offset + 1
+                for source, offset in decode_sources(raw).items():
+                    if offset + 1 > copy.sources.get(source, 0):
+                        copy.sources[source] = offset + 1
         applied = 0
         for tp, entries in batches.items():
             copy = self._copies[tp]
-            meta = {CHANGELOG_OFFSET: encode_offset(positions[tp])}
-            for name, offset in copy.sources.items():
-                source_topic, source_partition = name.rsplit(":", 1)
-                meta[source_meta_key(source_topic, int(source_partition))] = encode_offset(offset)
-            copy.db.write(entries, meta)
+            copy.backend.write(entries, Position(positions[tp], dict(copy.sources)))
             applied += len(entries)
         return applied
 

@@ -1,4 +1,5 @@
-"""Keyed state: RocksDB per (store, partition), a write cache per checkpoint, compacted changelogs."""
+"""Keyed state: a write cache per checkpoint over a backend (RocksDB or memory) per (store, partition),
+mirrored to compacted changelogs."""
 
 from streamproc.state.keyed import KeyedState
 from streamproc.state.store import Store

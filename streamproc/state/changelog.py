@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from streamproc.state.position import TP, parse_tp, tp_name
+
 SOURCE_HEADER = "streamproc.src"
 
-TopicPartition = tuple[str, int]
+#: The runtime's older name for TP (position.py), kept for its modules.
+TopicPartition = TP
 
 
 def changelog_topic(topology: str, store: str) -> str:
@@ -28,22 +31,22 @@ def source_header(headers: Any) -> bytes | None:
     return next((v for k, v in headers or () if k == SOURCE_HEADER), None)
 
 
-def encode_sources(last_processed: Mapping[TopicPartition, int]) -> bytes:
+def encode_sources(last_processed: Mapping[TP, int]) -> bytes:
     """``topic:partition:offset`` entries joined by commas (topic names cannot contain either)."""
-    return ",".join(f"{t}:{p}:{o}" for (t, p), o in sorted(last_processed.items())).encode()
+    return ",".join(f"{tp_name(tp)}:{o}" for tp, o in sorted(last_processed.items())).encode()
 
 
-def decode_sources(raw: bytes) -> dict[TopicPartition, int]:
-    found: dict[TopicPartition, int] = {}
+def decode_sources(raw: bytes) -> dict[TP, int]:
+    found: dict[TP, int] = {}
     if not raw:
         return found
     for entry in raw.decode().split(","):
-        topic, partition, offset = entry.rsplit(":", 2)
-        found[(topic, int(partition))] = int(offset)
+        name, offset = entry.rsplit(":", 1)
+        found[parse_tp(name)] = int(offset)
     return found
 
 
-def is_committed(sources: Mapping[TopicPartition, int], committed: Mapping[TopicPartition, int]) -> bool:
+def is_committed(sources: Mapping[TP, int], committed: Mapping[TP, int]) -> bool:
     """True when every input the record reflects is below the committed offset of its partition.
 
     A partition with no committed offset counts as committed at 0: nothing from it is durable yet.

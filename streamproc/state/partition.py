@@ -1,8 +1,8 @@
-"""One store on one partition: the local RocksDB behind a per-checkpoint write cache.
+"""One store on one partition: a per-checkpoint write cache over the store's backend.
 
-Reads see the task's own uncommitted writes. Nothing reaches RocksDB or the changelog until a
-checkpoint, and then each dirty key costs exactly one encode, one changelog record and one
-WriteBatch entry, however often it changed in between.
+Reads see the task's own uncommitted writes. Nothing reaches the backend or the changelog until a
+checkpoint, and then each dirty key costs exactly one encode, one changelog record and one batch
+entry, however often it changed in between. The backend (backend.py) holds the committed data.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from streamproc.serde.base import SerdeContext
-from streamproc.state.changelog import TopicPartition
-from streamproc.state.rocksdb import CHANGELOG_OFFSET, LocalDB, encode_offset, source_meta_key
-from streamproc.state.store import Store
+from streamproc.state.backend import StoreBackend, open_backend
+from streamproc.state.changelog import changelog_topic
+from streamproc.state.position import TP, Position
+from streamproc.state.store import Store, is_reserved
 
 #: Marks a key deleted in the write cache (its changelog record is a tombstone).
 DELETED: Any = object()
@@ -26,10 +27,11 @@ Produce = Callable[[str, bytes, bytes | None, int, Callable[[Any, Any], None]], 
 
 class StorePartition:
     __slots__ = (
+        "_backend",
         "_cache",
         "_ctx",
-        "_db",
         "_delivery_errors",
+        "_existed",
         "_max_delivered",
         "_raw",
         "_staged",
@@ -38,12 +40,15 @@ class StorePartition:
         "spec",
     )
 
-    def __init__(self, spec: Store, path: Path, changelog: str, partition: int, lock_timeout: float = 30.0) -> None:
+    def __init__(self, spec: Store, backend: StoreBackend, changelog: str, partition: int) -> None:
         self.spec = spec
         self.changelog = changelog
         self.partition = partition
-        self._db = LocalDB(path, lock_timeout)
+        self._backend = backend
         self._cache: dict[bytes, Any] = {}
+        #: Whether keys read since the last checkpoint had a committed value: spares the backend a lookup per
+        #: written key when it keeps its entry count exact (a count's get-then-set reads every key it writes).
+        self._existed: dict[bytes, bool] = {}
         #: Framework entries (already encoded) committed with the user's values, e.g. dedupe marks.
         self._raw: dict[bytes, bytes] = {}
         self._ctx = SerdeContext(changelog, is_key=False)
@@ -56,9 +61,11 @@ class StorePartition:
     def get(self, key: bytes) -> Any:
         value = self._cache.get(key, MISSING)
         if value is MISSING:
-            raw = self._db.get(key)
+            raw = self._backend.get(key)
             if raw is None:
+                self._existed[key] = False
                 return MISSING
+            self._existed[key] = True
             return self.spec.value_serde.deserialize(raw, self._ctx)
         if value is DELETED:
             return MISSING
@@ -71,15 +78,21 @@ class StorePartition:
         self._cache[key] = DELETED
 
     def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, Any]]:
-        """Entries whose storage key extends ``prefix`` (excluding ``prefix`` itself), in key order,
-        merging committed values with the write cache."""
-        pending = {k: v for k, v in self._cache.items() if k.startswith(prefix) and k != prefix}
+        """Entries whose storage key extends ``prefix`` (excluding ``prefix`` itself): a key's sub-keys."""
+        return self._merged(prefix, prefix_end(prefix), prefix)
+
+    def iter_range(self, start: bytes, end: bytes | None = None) -> Iterator[tuple[bytes, Any]]:
+        """Entries with ``start <= storage key < end`` (no upper bound when ``end`` is None)."""
+        return self._merged(start, end, None)
+
+    def _merged(self, start: bytes, end: bytes | None, skip: bytes | None) -> Iterator[tuple[bytes, Any]]:
+        """Committed entries in [start, end) overlaid with the write cache, in key order; ``skip`` left out,
+        framework entries too."""
+        pending = {k: v for k, v in self._cache.items() if start <= k and (end is None or k < end) and k != skip}
         deserialize = self.spec.value_serde.deserialize
         merged: dict[bytes, Any] = {}
-        for key, raw in self._db.iter_from(prefix):
-            if not key.startswith(prefix):
-                break
-            if key != prefix:
+        for key, raw in self._backend.iter_range(start, end):
+            if key != skip and not is_reserved(key):
                 merged[key] = deserialize(raw, self._ctx)
         merged.update(pending)
         for key in sorted(merged):
@@ -127,29 +140,43 @@ class StorePartition:
     def delivery_errors(self) -> list[Any]:
         return list(self._delivery_errors)
 
-    def commit_local(self, processed: Mapping[TopicPartition, int]) -> None:
+    def commit_local(self, processed: Mapping[TP, int]) -> None:
         """Write the staged values with the changelog position and processed offsets, atomically.
 
         Called only after the changelog records were acknowledged and the input offsets committed.
         """
-        meta = {source_meta_key(t, p): encode_offset(o) for (t, p), o in processed.items()}
-        if self._max_delivered >= 0:
-            meta[CHANGELOG_OFFSET] = encode_offset(self._max_delivered + 1)
-        self._db.write(self._staged, meta)
+        delivered = self._max_delivered + 1 if self._max_delivered >= 0 else None
+        self._backend.write(self._staged, Position(delivered, processed), self._existed)
         self.discard()
 
     def discard(self) -> None:
         """Drop uncommitted writes (a failed checkpoint, a lost partition)."""
         self._cache.clear()
+        self._existed.clear()
         self._raw.clear()
         self._staged = []
         self._delivery_errors.clear()
 
-    # --- recovery -------------------------------------------------------------------------------
+    # --- recovery, gauges -------------------------------------------------------------------------
     @property
-    def db(self) -> LocalDB:
-        return self._db
+    def backend(self) -> StoreBackend:
+        return self._backend
 
     def close(self) -> None:
         self.discard()
-        self._db.close()
+        self._backend.close()
+
+
+def open_partition(spec: Store, state_dir: Path, topology: str, partition: int,
+                   lock_timeout: float = 30.0) -> StorePartition:
+    """``spec``'s partition with the backend it declares (creating its directory if the backend keeps one)."""
+    backend = open_backend(spec, state_dir, topology, partition, lock_timeout)
+    return StorePartition(spec, backend, changelog_topic(topology, spec.name), partition)
+
+
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key above every key that starts with ``prefix`` (None: there is none)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])

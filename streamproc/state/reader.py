@@ -1,7 +1,9 @@
-"""Reading a store's local RocksDB copy without owning it: safe while a worker runs.
+"""Reading a store partition's committed data without owning it, decoded with the store's serdes.
 
-RocksDB's read-only mode takes no lock and sees the data as of the moment it was opened, that is,
-as of the worker's last checkpoint (a worker's uncommitted writes live only in its memory).
+A durable store is read from its local copy (``StoreReader.local``), which is safe while a worker
+runs: it shows the data as of that worker's last checkpoint. A memory store has no local copy; the
+``state`` commands read it from its changelog instead (ops/rebuild.py's ``restore_in_memory``) and
+hand the restored backend to ``StoreReader``.
 """
 
 from __future__ import annotations
@@ -11,18 +13,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from rocksdict import AccessType, Rdict
-
-from streamproc.errors import StateError
 from streamproc.serde.base import SerdeContext
+from streamproc.state.backend import StoreBackend, open_local_copy
 from streamproc.state.changelog import changelog_topic
-from streamproc.state.rocksdb import CHANGELOG_OFFSET, META_CF, _options, decode_offset
-from streamproc.state.store import Store, key_prefix, split_storage_key, store_path
-
-#: Framework entries (dedupe marks) live under keys no length-prefixed user key can equal:
-#: they start with the largest length prefix but are far shorter than such a key.
-_RESERVED = b"\xff\xff"
-_MAX_USER_KEY = 2 + 0xFFFF
+from streamproc.state.store import Store, is_reserved, key_prefix, split_storage_key
 
 
 def local_partitions(state_dir: Path, topology: str, store: str) -> list[int]:
@@ -33,39 +27,28 @@ def local_partitions(state_dir: Path, topology: str, store: str) -> list[int]:
     return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
 
 
-def is_reserved(storage_key: bytes) -> bool:
-    return storage_key.startswith(_RESERVED) and len(storage_key) < _MAX_USER_KEY
-
-
 class StoreReader:
-    """One (store, partition) opened read-only; entries decoded with the store's serdes."""
+    """One (store, partition)'s committed entries, decoded; closes the backend it is given."""
 
-    def __init__(self, topology: str, spec: Store, state_dir: Path, partition: int) -> None:
+    def __init__(self, topology: str, spec: Store, backend: StoreBackend, partition: int) -> None:
         self.spec = spec
         self.partition = partition
-        self.path = store_path(state_dir, topology, spec.name, partition)
-        if not (self.path / "CURRENT").is_file():
-            raise StateError(f"no local copy of store {spec.name!r} partition {partition} at {self.path}")
-        try:
-            self._db = Rdict(str(self.path), _options(), column_families={META_CF: _options()},
-                             access_type=AccessType.read_only())
-        except Exception as exc:
-            raise StateError(f"cannot read {self.path}: {exc} (run `streamproc state rebuild` to rebuild it)"
-                             ) from exc
+        self._backend = backend
         self._ctx = SerdeContext(changelog_topic(topology, spec.name), is_key=False)
         self._key_ctx = SerdeContext(self._ctx.topic, is_key=True)
 
+    @classmethod
+    def local(cls, topology: str, spec: Store, state_dir: Path, partition: int) -> StoreReader:
+        """The local copy, opened read-only (StateError when there is none)."""
+        return cls(topology, spec, open_local_copy(spec, state_dir, topology, partition), partition)
+
     def changelog_offset(self) -> int:
-        """The changelog offset the local copy reflects (records before it are applied)."""
-        meta = self._db.get_column_family(META_CF)
-        raw = meta.get(CHANGELOG_OFFSET)
-        del meta
-        return 0 if raw is None else decode_offset(raw)
+        """The changelog offset the data reflects (records before it are applied)."""
+        return self._backend.position().changelog or 0
 
     def get(self, key: Any, sub: Any = None) -> Any:
         """The decoded value of ``key`` (or of its sub-key), or None."""
-        storage_key = self.storage_key(key, sub)
-        raw = self._db.get(storage_key)
+        raw = self._backend.get(self.storage_key(key, sub))
         return None if raw is None else self.spec.value_serde.deserialize(raw, self._ctx)
 
     def items(self, key: Any) -> Iterator[tuple[Any, Any]]:
@@ -74,8 +57,7 @@ class StoreReader:
         prefix = self.storage_key(key)
         key_de = self.spec.key_serde.deserialize
         value_de = self.spec.value_serde.deserialize
-        for storage_key, raw in self._db.items(from_key=prefix):
-            assert isinstance(storage_key, bytes) and isinstance(raw, bytes)  # raw mode
+        for storage_key, raw in self._backend.iter_range(prefix):
             if not storage_key.startswith(prefix):
                 return  # past the key: its entries are contiguous (length-prefixed keys)
             if len(storage_key) > len(prefix):
@@ -92,8 +74,7 @@ class StoreReader:
         """(key, sub-key or None, value) in storage order, framework entries left out."""
         key_de = self.spec.key_serde.deserialize
         value_de = self.spec.value_serde.deserialize
-        for storage_key, raw in self._db.items():
-            assert isinstance(storage_key, bytes) and isinstance(raw, bytes)  # raw mode
+        for storage_key, raw in self._backend.iter_range(b""):
             if is_reserved(storage_key):
                 continue
             key, sub = split_storage_key(storage_key)
@@ -101,7 +82,7 @@ class StoreReader:
                    value_de(raw, self._ctx))
 
     def close(self) -> None:
-        self._db.close()
+        self._backend.close()
 
     def __enter__(self) -> StoreReader:
         return self

@@ -1,8 +1,7 @@
-"""One RocksDB (rocksdict) per (store, partition), opened with explicit options.
+"""The default store backend: one RocksDB (rocksdict) per (store, partition), opened with explicit options.
 
-Values live in the default column family as raw bytes; the ``meta`` column family holds what
-recovery needs: the next changelog offset the local copy reflects and the processed source
-offsets. Both are written in the same WriteBatch as the values, so they can never disagree.
+Values live in the default column family as raw bytes; the ``meta`` column family holds the
+Position (position.py's entries). Both are written in the same WriteBatch, so they never disagree.
 
 Damage is found in two places. Opening detects a broken CURRENT, MANIFEST or file size, and the
 directory is discarded there and then. A damaged data block is only found when a read reaches it:
@@ -16,21 +15,21 @@ import contextlib
 import logging
 import os
 import shutil
-import struct
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any, ClassVar, cast
 
-from rocksdict import BlockBasedOptions, Cache, Options, Rdict, WriteBatch
+from rocksdict import AccessType, BlockBasedOptions, Cache, Options, Rdict, WriteBatch
 
 from streamproc.errors import CorruptStateError, StateError
+from streamproc.state.backend import Batch, StoreBackend
+from streamproc.state.position import Position
+from streamproc.state.store import RESERVED_PREFIX, is_reserved
 
 log = logging.getLogger(__name__)
 
 META_CF = "meta"
-CHANGELOG_OFFSET = b"changelog_offset"
-SOURCE_PREFIX = b"source:"
-_U64 = struct.Struct(">Q")
 _BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 _shared_cache: Cache | None = None
 #: State directories hold every key and value a topology has seen: owner-only.
@@ -78,23 +77,6 @@ def _options() -> Options:
     return opts
 
 
-def new_batch() -> WriteBatch:
-    """An empty batch of raw-bytes writes to the values, for ``LocalDB.write_batch``."""
-    return WriteBatch(raw_mode=True)
-
-
-def encode_offset(offset: int) -> bytes:
-    return _U64.pack(offset)
-
-
-def decode_offset(raw: bytes) -> int:
-    return int(_U64.unpack(raw)[0])
-
-
-def source_meta_key(topic: str, partition: int) -> bytes:
-    return SOURCE_PREFIX + f"{topic}:{partition}".encode()
-
-
 def _is_lock_error(message: str) -> bool:
     return "lock" in message.lower()
 
@@ -104,20 +86,56 @@ def _is_corruption(message: str) -> bool:
     return any(marker in message for marker in ("Corruption", "Invalid argument", "No such file", "IO error"))
 
 
-class LocalDB:
+
+
+class RocksDBBackend(StoreBackend):
     """A RocksDB directory. Opening retries while another process still holds its lock
     (a partition moving between processes on one host), then fails with a clear error."""
 
-    def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
+    kind: ClassVar[str] = "rocksdb"
+    durable: ClassVar[bool] = True
+
+    def __init__(self, path: Path, lock_timeout: float = 30.0, *, read_only: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-        self._bind(self._open(lock_timeout))
+        self._read_only = read_only
+        #: Exact entry count once counted (entry_count), kept up to date by ``write``; None: unknown.
+        self._entries: int | None = None
+        #: ``write_batch`` (a restore's step) ran since the last ``write`` (which ends a restore).
+        self._restoring = False
+        if read_only:
+            self._bind(self._open_read_only())
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+            self._bind(self._open(lock_timeout))
+
+    @classmethod
+    def open(cls, path: Path, state_dir: Path, lock_timeout: float = 30.0) -> RocksDBBackend:
+        """Open ``path`` for writing, creating it and the directories above it owner-only."""
+        private_dirs(path, state_dir)
+        return cls(path, lock_timeout)
+
+    @classmethod
+    def read_only(cls, path: Path) -> RocksDBBackend:
+        """Open an existing copy without its lock: it shows the data as of the moment it was opened, that is,
+        as of its owner's last checkpoint (uncommitted writes live only in the owner's memory)."""
+        return cls(path, read_only=True)
 
     def _bind(self, db: Rdict) -> None:
         self._db = db
+        self._closed = False
         self._damaged = False
         self._meta = db.get_column_family(META_CF)
         self._meta_handle = db.get_column_family_handle(META_CF)
+
+    def _open_read_only(self) -> Rdict:
+        if not (self.path / "CURRENT").is_file():
+            raise StateError(f"no local copy at {self.path}")
+        try:
+            return Rdict(str(self.path), _options(), column_families={META_CF: _options()},
+                         access_type=AccessType.read_only())
+        except Exception as exc:
+            raise StateError(f"cannot read {self.path}: {exc} (run `streamproc state rebuild` to rebuild it)"
+                             ) from exc
 
     def _open(self, lock_timeout: float) -> Rdict:
         deadline = time.monotonic() + lock_timeout
@@ -149,7 +167,7 @@ class LocalDB:
         message = str(exc)
         if not _is_corruption(message):
             return None
-        self._damaged = True
+        self._damaged = not self._read_only
         return CorruptStateError(f"state directory {self.path} is damaged ({message})")
 
     @contextlib.contextmanager
@@ -175,48 +193,103 @@ class LocalDB:
             raise corrupt from exc
         return value
 
-    def iter_from(self, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+    def iter_range(self, start: bytes, end: bytes | None = None) -> Iterator[tuple[bytes, bytes]]:
+        items = cast(Iterable[tuple[bytes, bytes]], self._db.items(from_key=start))  # raw mode: bytes
         with self._guard():
-            yield from self._db.items(from_key=start)
+            for key, value in items:
+                if end is not None and key >= end:
+                    return
+                yield key, value
 
-    def changelog_offset(self) -> int | None:
+    def position(self) -> Position:
         with self._guard():
-            raw = self._meta.get(CHANGELOG_OFFSET)
-        return None if raw is None else decode_offset(raw)
+            return Position.from_entries(cast(Iterable[tuple[bytes, bytes]], self._meta.items()))
 
-    def source_offsets(self) -> dict[str, int]:
-        """Processed source offsets (next offset to process) as ``{"topic:partition": offset}``."""
-        found: dict[str, int] = {}
+    def new_batch(self) -> Batch:
+        batch: Batch = WriteBatch(raw_mode=True)
+        return batch
+
+    def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position,
+              existed: Mapping[bytes, bool] | None = None) -> None:
+        """As StoreBackend.write; a counted copy stays counted (one multi-get of the written keys that
+        ``existed`` does not know about)."""
+        batch = WriteBatch(raw_mode=True)
+        put, delete = batch.put, batch.delete
+        change = 0
+        if self._entries is None:
+            for key, value in entries:
+                if value is None:
+                    delete(key)
+                else:
+                    put(key, value)
+        else:
+            after: dict[bytes, bool] = {}
+            for key, value in entries:
+                if value is None:
+                    delete(key)
+                    after[key] = False
+                else:
+                    put(key, value)
+                    after[key] = True
+            change = self._change(after, existed or {})
+        self._write(batch, position)
+        self._restoring = False
+        if self._entries is not None:
+            self._entries += change
+
+    def _change(self, after: dict[bytes, bool], existed: Mapping[bytes, bool]) -> int:
+        """Keys (framework entries included) gained minus lost by a write leaving ``after`` (key -> has a value).
+        Set and C-level operations only: this runs for every written key at every checkpoint."""
+        keys = after.keys()
+        known = existed.keys() & keys
+        unknown = [] if len(known) == len(keys) else list(keys - known)
+        before = sum(map(existed.__getitem__, known))
+        before += len(unknown) - self.get_many(unknown).count(None)
+        return sum(after.values()) - before
+
+    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
         with self._guard():
-            for key, raw in self._meta.items(from_key=SOURCE_PREFIX):
-                assert isinstance(key, bytes) and isinstance(raw, bytes)  # raw mode
-                if not key.startswith(SOURCE_PREFIX):
-                    break
-                found[key[len(SOURCE_PREFIX) :].decode()] = decode_offset(raw)
-        return found
+            found = self._db.get(cast(Any, keys)) if keys else []
+        return cast(list[bytes | None], found)
 
-    def write(self, entries: Iterable[tuple[bytes, bytes | None]], meta: Mapping[bytes, bytes]) -> None:
-        """Values (None deletes) and metadata in one atomic WriteBatch."""
-        batch = new_batch()
-        for key, value in entries:
-            if value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, value)
-        self.write_batch(batch, meta)
+    def write_batch(self, batch: Batch, position: Position) -> None:
+        self._entries = None  # what the batch changed is unknown here: count again when asked
+        self._restoring = True
+        self._write(batch, position)
 
-    def write_batch(self, batch: WriteBatch, meta: Mapping[bytes, bytes]) -> None:
-        """``batch`` (from ``new_batch``, filled by the caller: the restore's hot loop puts straight into
-        it) and metadata, atomically."""
+    def _write(self, batch: Any, position: Position) -> None:
         handle = self._meta_handle
-        for key, value in meta.items():
+        for key, value in position.to_entries().items():
             batch.put(key, value, handle)
         with self._guard():
             self._db.write(batch)
 
+    def entry_count(self) -> int:
+        """Exact: counted by one scan of the keys (about 0.3 s per million) when first asked after an open or a
+        restore, then kept up to date at every checkpoint. 0 while a restore is writing (not counted then,
+        so that a long restore is not slowed down by scans)."""
+        if self._restoring:
+            return 0
+        if self._entries is None:
+            with self._guard():
+                keys = cast(Iterable[bytes], self._db.keys())  # keys only: values are not read
+                self._entries = sum(1 for _ in keys)
+        # Framework entries sort after every user key but those of 65,535 bytes: a short scan finds them.
+        return self._entries - sum(is_reserved(key) for key, _ in self.iter_range(RESERVED_PREFIX))
+
+    def size_bytes(self) -> int:
+        """SST files plus the memtables not yet flushed to them, as RocksDB reports them without reading data."""
+        db = self._db
+        files = db.property_int_value("rocksdb.total-sst-files-size") or 0
+        memtables = db.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
+        return int(files) + int(memtables)
+
     def close(self) -> None:
         """Close and release the directory lock (column family objects hold it too, so drop them first).
         A directory found damaged is deleted: the next open starts empty and restores from the changelog."""
+        if self._closed:
+            return
+        self._closed = True
         del self._meta, self._meta_handle
         self._db.close()
         if self._damaged:
@@ -228,12 +301,4 @@ class LocalDB:
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
         self._bind(self._open(0.0))
-
-    def estimates(self) -> tuple[int, int]:
-        """(keys, bytes) of the values, as RocksDB estimates them without reading any data: cheap enough
-        for every checkpoint. Bytes are the SST files plus the memtables not yet flushed to them."""
-        db = self._db
-        keys = db.property_int_value("rocksdb.estimate-num-keys") or 0
-        files = db.property_int_value("rocksdb.total-sst-files-size") or 0
-        memtables = db.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
-        return int(keys), int(files) + int(memtables)
+        self._entries = 0

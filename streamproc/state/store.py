@@ -1,4 +1,4 @@
-"""Declaring a keyed store, and how its keys are laid out in RocksDB and the changelog."""
+"""Declaring a keyed store, and how its keys are laid out in every backend and the changelog."""
 
 from __future__ import annotations
 
@@ -14,6 +14,14 @@ from streamproc.serde.json import JsonSerde
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _KEY_LEN = struct.Struct(">H")
 
+#: What ``Store(backend=...)`` accepts (state/backend.py maps each to its class).
+BACKENDS = ("rocksdb", "memory")
+
+#: Framework entries (dedupe marks) live under keys no length-prefixed user key can equal:
+#: they start with the largest length prefix (0xFFFF) but are far shorter than such a key.
+RESERVED_PREFIX = b"\xff\xff"
+_MAX_RESERVED = 2 + 0xFFFF
+
 
 @dataclass(frozen=True)
 class Store:
@@ -21,15 +29,23 @@ class Store:
 
     Keys are the tuple's key, encoded with ``key_serde``; values are encoded with ``value_serde``
     only at checkpoint time, so a hot key written a thousand times costs one encode.
+
+    ``backend`` holds the committed data: ``"rocksdb"`` (default) keeps it on disk, so a restart
+    restores only what the local copy lacks; ``"memory"`` keeps it in a dict, faster for small hot
+    state but restored from the whole changelog at every assignment. Both are changelogged and exact.
     """
 
     name: str
     value_serde: Serde = field(default_factory=JsonSerde)
     key_serde: Serde = field(default_factory=JsonSerde)
+    backend: str = "rocksdb"
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise TopologyError(f"store name {self.name!r} may only contain letters, digits, '.', '_' and '-'")
+        if self.backend not in BACKENDS:
+            raise TopologyError(f"store {self.name!r}: unknown backend {self.backend!r} (choose one of "
+                                f"{', '.join(map(repr, BACKENDS))})")
 
 
 def store_path(state_dir: Path, topology: str, store: str, partition: int) -> Path:
@@ -53,3 +69,15 @@ def split_storage_key(storage_key: bytes) -> tuple[bytes, bytes]:
     """(encoded key, encoded sub-key or b"") of a storage key."""
     size = _KEY_LEN.unpack_from(storage_key)[0]
     return storage_key[2 : 2 + size], storage_key[2 + size :]
+
+
+def reserved_key(name: str) -> bytes:
+    """The storage key of a framework entry called ``name``."""
+    key = RESERVED_PREFIX + name.encode()
+    assert len(key) < _MAX_RESERVED
+    return key
+
+
+def is_reserved(storage_key: bytes) -> bool:
+    """True for a framework entry (not shown to users, not counted as state)."""
+    return storage_key.startswith(RESERVED_PREFIX) and len(storage_key) < _MAX_RESERVED

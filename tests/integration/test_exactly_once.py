@@ -34,6 +34,7 @@ from streamproc.runtime.transaction import Transactions
 from streamproc.state.changelog import SOURCE_HEADER, changelog_topic, encode_sources
 from streamproc.state.partition import StorePartition
 from streamproc.state.recovery import ChangelogRestorer
+from streamproc.state.rocksdb import RocksDBBackend
 from tests.support.bolts import Count
 from tests.support.kafka import FAST_GROUP, TopicTail, committed, create_topic, read_all, unique, wait_for
 from tests.support.wordcount import MakeRun, WordCountRun
@@ -118,14 +119,14 @@ def expected_counts(inputs: int) -> dict[str, int]:
 def restore(run: KeyedCount, committed_offset: int, state_dir: Path) -> tuple[dict[str, int], int]:
     """Restore the store partition into ``state_dir`` the way a worker does: (counts, records applied)."""
     spec = next(s for s in Count.stores if s.name == "counts")
-    store = StorePartition(spec, state_dir / "counts-0", run.changelog, 0)
+    store = StorePartition(spec, RocksDBBackend.open(state_dir / "counts-0", state_dir), run.changelog, 0)
     applied: list[int] = []
     restorer = ChangelogRestorer(new_consumer(restore_consumer_config(run.bootstrap, run.name, {}, "test", True)),
                                  on_restored=lambda _store, records: applied.append(records))
     try:
         restorer.begin("task", store, {(run.source, 0): committed_offset})
         wait_for(lambda: "task" in restorer.step(0.2), 30, "the restore")
-        counts = {key[2:].decode().strip('"'): int(value) for key, value in store.db.iter_from(b"\x00")
+        counts = {key[2:].decode().strip('"'): int(value) for key, value in store.backend.iter_range(b"\x00")
                   if key.startswith(b"\x00")}
         return counts, sum(applied)
     finally:
@@ -149,7 +150,7 @@ def test_an_aborted_transaction_commits_no_offsets_and_never_reaches_state(broke
         assert committed(broker, run.name, run.source, 1) == {0: 10}
         counts = run.task.stores["counts"]
         assert counts.dirty_count == 0, "the write cache of the failed checkpoint must be discarded"
-        assert counts.db.get(b'\x00\x03"a"') == b"4", "RocksDB holds the last committed count"
+        assert counts.backend.get(b'\x00\x03"a"') == b"4", "RocksDB holds the last committed count"
     finally:
         run.close()
 

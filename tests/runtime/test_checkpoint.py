@@ -41,13 +41,13 @@ def test_failed_flush_commits_nothing_and_keeps_state_uncommitted(driver: Topolo
     driver.checkpoint()
     committed_before = dict(driver.committed)
     stores = [t.stores["counts"] for t in driver.tasks.values() if "counts" in t.stores]
-    store = next(s for s in stores if s.db.get(b'\x00\x03"a"') is not None)
+    store = next(s for s in stores if s.backend.get(b'\x00\x03"a"') is not None)
     driver.send("sentences", "a a", partition=0)
     driver.producer.fail_flush = True
     with pytest.raises(CheckpointError, match="not acknowledged"):
         driver.checkpoint()
     assert driver.committed == committed_before
-    assert store.db.get(b'\x00\x03"a"') == b"2"  # RocksDB still holds the last committed value
+    assert store.backend.get(b'\x00\x03"a"') == b"2"  # RocksDB still holds the last committed value
     assert store.dirty_count == 0  # the failed checkpoint's writes were discarded, to be redone
 
 

@@ -1,10 +1,15 @@
-"""Consumer lag from the reader positions and the cached high watermarks (fakes: pure bookkeeping)."""
+"""Consumer lag from the reader positions and the cached high watermarks (fakes: pure bookkeeping), and the
+state sizes of real stores (through the test driver)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from streamproc.runtime.gauges import consumer_lag
+import pytest
+
+from streamproc import Bolt, JsonSerde, KafkaSpout, Store, StrSerde, Topology, Tuple
+from streamproc.runtime.gauges import consumer_lag, state_sizes
+from streamproc.testing import TopologyTestDriver
 
 
 class FakeReader:
@@ -39,3 +44,34 @@ def test_lag_counts_from_the_next_offset_to_process_or_the_committed_offset() ->
     ]
     lag = consumer_lag(consumer, tasks, {("a", 1): 10})
     assert lag == {("a", 0): 60, ("a", 1): 40, ("a", 2): 0}
+
+
+class LastOrders(Bolt):
+    """A total per customer (its own value) and its last five orders (five sub-keys)."""
+
+    stores: ClassVar[list[Store]] = []
+
+    def process(self, tup: Tuple) -> None:
+        orders = self.state("orders")
+        n = orders.get(0) + 1
+        orders.set(n)
+        orders[n] = tup.value
+        if n > 5:
+            del orders[n - 5]
+
+
+@pytest.mark.parametrize("backend", ["rocksdb", "memory"])
+def test_state_keys_count_each_key_and_sub_key_once(backend: str) -> None:
+    """Issue 12.16: RocksDB's estimate said 0 for a map store of 2,500 sub-keys and 1,104 for 500 keys."""
+    bolt = type("LastOrdersHere", (LastOrders,), {"stores": [Store("orders", backend=backend)]})
+    topology = Topology("gauges")
+    topology.spout("in", KafkaSpout("orders", key_serde=StrSerde(), value_serde=JsonSerde()))
+    topology.bolt("last", bolt).fields("in", "customer")
+    with TopologyTestDriver(topology, partitions=3) as driver:
+        for round_ in range(8):  # 8 orders per customer: 3 of each deleted again, every total overwritten
+            for customer in range(100):
+                driver.send("orders", {"customer": f"c{customer}", "amount": round_}, key=f"c{customer}")
+            driver.checkpoint()
+            expected = 100 * (1 + min(round_ + 1, 5))
+            assert state_sizes(driver.plan, driver.tasks.values())["orders"][0] == expected
+        assert state_sizes(driver.plan, driver.tasks.values())["orders"][1] > 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any, ClassVar, cast
 
 import pytest
 
-from streamproc.runtime.standby import neighbours
+from streamproc import Bolt, KafkaSpout, Topology, Tuple
+from streamproc.runtime.standby import StandbyKeeper, neighbours
 from streamproc.state.reader import StoreReader
 from streamproc.state.store import Store
 from tests.support.kafka import RunningTopology, committed, read_all, wait_for
@@ -44,7 +47,7 @@ def test_a_takeover_restores_only_the_tail_from_a_standby(wordcount: MakeRun, br
         def standby_caught_up() -> bool:
             end = 1 + max((r.offset() for r in read_all(broker, changelog) if r.partition() == taken), default=-1)
             try:
-                with StoreReader(wc.name, Store("counts"), host_a, taken) as copy:
+                with StoreReader.local(wc.name, Store("counts"), host_a, taken) as copy:
                     return end > 0 and copy.changelog_offset() >= end
             except Exception:
                 return False
@@ -61,3 +64,22 @@ def test_a_takeover_restores_only_the_tail_from_a_standby(wordcount: MakeRun, br
     assert starts and int(starts[-1]) > 0, a.log()[-3000:]  # the standby's position, not the beginning
     restored = re.findall(rf"restored {re.escape(changelog)}\[{taken}\]: (\d+) records applied", a.log())
     assert restored and int(restored[-1]) < 200, a.log()[-3000:]  # the tail only
+
+
+class TwoStores(Bolt):
+    stores: ClassVar[list[Store]] = [Store("disk"), Store("hot", backend="memory")]
+
+    def process(self, tup: Tuple) -> None:
+        pass
+
+
+def test_only_durable_stores_get_standby_replicas(tmp_path: Path) -> None:
+    """A memory store's copy could not be handed to the task taking the partition over: it gets none."""
+    topology = Topology("standby-kinds")
+    topology.spout("in", KafkaSpout("in"))
+    topology.bolt("both", TwoStores).shuffle("in")
+    plan = topology.build()
+    keeper = StandbyKeeper(plan, cast(Any, None), tmp_path, replicas=1)
+    sub = plan.subtopology_of_component("both")
+    changelogs = {"standby-kinds-disk-changelog": 4, "standby-kinds-hot-changelog": 4}
+    assert keeper.wanted([(sub.id, 0)], changelogs) == {("disk", 1), ("disk", 3)}

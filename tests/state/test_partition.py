@@ -1,7 +1,8 @@
-"""The write cache and keyed state over a real RocksDB directory."""
+"""The write cache and keyed state over each backend (a real RocksDB directory, and the memory backend)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,10 @@ import pytest
 
 from streamproc import Bolt, Store, Tuple
 from streamproc.errors import StateError
+from streamproc.runtime.dedupe import MARKS_KEY
 from streamproc.state.keyed import KeyedState
-from streamproc.state.partition import MISSING, StorePartition
-from streamproc.state.rocksdb import LocalDB
+from streamproc.state.partition import MISSING, StorePartition, open_partition, prefix_end
+from streamproc.state.position import Position
 from streamproc.state.store import key_prefix
 
 
@@ -24,9 +26,11 @@ def at(owner: Bolt, key: Any) -> None:
     owner._current = Tuple(key, None, "t", 0, 0, None, None, "default", "x")
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> StorePartition:
-    return StorePartition(Store("s"), tmp_path / "s" / "0", "top-s-changelog", 0)
+@pytest.fixture(params=["rocksdb", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorePartition]:
+    part = open_partition(Store("s", backend=request.param), tmp_path, "top", 0)
+    yield part
+    part.close()
 
 
 def staged(part: StorePartition) -> list[tuple[str, bytes, bytes | None, int]]:
@@ -51,7 +55,7 @@ def test_reads_see_uncommitted_writes_and_one_record_per_dirty_key(store: StoreP
     store.commit_local({("in", 0): 42})
     assert store.dirty_count == 0
     assert store.get(key) == 100
-    assert store.db.source_offsets() == {"in:0": 42}
+    assert store.backend.position() == Position(None, {("in", 0): 42})  # nothing delivered: no changelog offset
 
 
 def test_discard_drops_uncommitted_writes(store: StorePartition) -> None:
@@ -99,30 +103,6 @@ def test_keyed_state_needs_a_key(store: StorePartition) -> None:
         state.set(1)
 
 
-def test_closed_store_can_be_reopened_at_once(tmp_path: Path) -> None:
-    db = LocalDB(tmp_path / "db", lock_timeout=1)
-    db.write([(b"k", b"v")], {})
-    db.close()
-    again = LocalDB(tmp_path / "db", lock_timeout=1)
-    assert again.get(b"k") == b"v"
-    with pytest.raises(StateError, match="locked by another process"):
-        LocalDB(tmp_path / "db", lock_timeout=0.3)
-    again.close()
-
-
-def test_corrupt_directory_is_discarded(tmp_path: Path) -> None:
-    db = LocalDB(tmp_path / "db")
-    db.write([(b"k", b"v")], {})
-    db.close()
-    for path in (tmp_path / "db").iterdir():
-        if path.name.startswith(("CURRENT", "MANIFEST")):
-            path.write_bytes(b"garbage")
-    rebuilt = LocalDB(tmp_path / "db")
-    assert rebuilt.get(b"k") is None
-    assert rebuilt.changelog_offset() is None
-    rebuilt.close()
-
-
 def test_keys_equal_in_python_but_encoded_differently_are_distinct(store: StorePartition) -> None:
     """1, True and 1.0 are one dict key in Python but three JSON keys; state must keep them apart."""
     owner = Owner()
@@ -135,3 +115,68 @@ def test_keys_equal_in_python_but_encoded_differently_are_distinct(store: StoreP
         at(owner, key)
         values[repr(key)] = state.get()
     assert values == {"1": 2, "True": 2, "1.0": 1, "'1'": 1}
+
+
+def commit(part: StorePartition) -> None:
+    staged(part)
+    part.commit_local({})
+
+
+def test_prefix_and_range_scans_merge_the_write_cache_with_committed_entries(store: StorePartition) -> None:
+    a, b, c = key_prefix(b'"a"'), key_prefix(b'"b"'), key_prefix(b'"c"')
+    for key, value in [(a, 0), (a + b"1", 1), (a + b"2", 2), (b, 10), (c + b"x", 20)]:
+        store.put(key, value)
+    store.put_raw(MARKS_KEY, b"{}")
+    commit(store)
+    store.put(a + b"3", 3)  # new, uncommitted
+    store.delete(a + b"1")  # committed, deleted in the cache
+    store.put(a + b"2", 22)  # committed, overwritten in the cache
+    assert list(store.iter_prefix(a)) == [(a + b"2", 22), (a + b"3", 3)]
+    assert list(store.iter_range(a, c)) == [(a, 0), (a + b"2", 22), (a + b"3", 3), (b, 10)]
+    assert list(store.iter_range(b)) == [(b, 10), (c + b"x", 20)]  # to the end; framework entries left out
+    store.delete(b)
+    assert list(store.iter_range(key_prefix(b'"aa"'), c)) == []
+    commit(store)
+    assert [k for k, _ in store.iter_range(b"")] == [a, a + b"2", a + b"3", c + b"x"]
+
+
+def test_prefix_end_is_the_first_key_past_the_prefix() -> None:
+    assert prefix_end(b"\x00\x03abc") == b"\x00\x03abd"
+    assert prefix_end(b"a\xff\xff") == b"b"
+    assert prefix_end(b"\xff\xff") is None
+
+
+def test_entry_count_is_exact_for_map_keys_across_checkpoints(store: StorePartition) -> None:
+    """streamproc_state_keys' source: a map key's sub-keys count one each; overwrites and deletes are exact."""
+    owner = Owner()
+    state = KeyedState(owner, store)
+    for customer in range(50):
+        at(owner, f"c{customer}")
+        state.set(customer)
+        for order in range(7):
+            state[f"o{order}"] = order
+        for order in range(2):  # keep the last five
+            del state[f"o{order}"]
+    store.put_raw(MARKS_KEY, b"{}")
+    commit(store)
+    assert store.backend.entry_count() == 50 * 6
+    for round_ in range(3):
+        for customer in range(50):
+            at(owner, f"c{customer}")
+            if customer % 2:
+                state.set(round_)  # a blind write: the backend looks the key up to keep its count
+            else:
+                state.update(lambda total: total + 1)  # read first: known to exist, no lookup
+            state[f"o{round_ + 2}"] = round_  # existing sub-keys
+        commit(store)
+    at(owner, "c0")
+    state.delete()
+    del state["o6"]
+    state["new"] = 1
+    at(owner, "c1")
+    del state["never-there"]
+    assert state.get_item("also-never") is None
+    state["also-never"] = 5  # read as absent, then written
+    del state["o2"]
+    commit(store)
+    assert store.backend.entry_count() == 50 * 6 - 1 == len(list(store.iter_range(b"")))

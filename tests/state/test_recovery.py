@@ -10,11 +10,13 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from streamproc.kafka.config import restore_consumer_config
+from streamproc.kafka.reading import reader, true_watermarks
 from streamproc.serde.json import JsonSerde
+from streamproc.state.backend import open_backend
 from streamproc.state.changelog import SOURCE_HEADER, encode_sources
 from streamproc.state.partition import StorePartition
+from streamproc.state.position import Position
 from streamproc.state.recovery import ChangelogRestorer
-from streamproc.state.rocksdb import decode_offset, source_meta_key
 from streamproc.state.store import Store
 from tests.support.kafka import create_topic, unique
 
@@ -43,8 +45,10 @@ def restore_consumer(broker: str) -> Iterator[Consumer]:
     consumer.close()
 
 
-def open_store(tmp_path: Path, name: str, changelog: str, partition: int) -> StorePartition:
-    return StorePartition(Store(name, value_serde=JsonSerde()), tmp_path / name / str(partition), changelog, partition)
+def open_store(tmp_path: Path, name: str, changelog: str, partition: int, backend: str = "rocksdb"
+               ) -> StorePartition:
+    spec = Store(name, value_serde=JsonSerde(), backend=backend)
+    return StorePartition(spec, open_backend(spec, tmp_path, "topology", partition), changelog, partition)
 
 
 def restore(restorer: ChangelogRestorer, stores: list[StorePartition], committed_input: int) -> list[str]:
@@ -56,8 +60,9 @@ def restore(restorer: ChangelogRestorer, stores: list[StorePartition], committed
     return finished
 
 
+@pytest.mark.parametrize("backend", ["rocksdb", "memory"])
 def test_a_restore_applies_the_last_committed_value_of_every_key(broker: str, tmp_path: Path,
-                                                                  restore_consumer: Consumer) -> None:
+                                                                  restore_consumer: Consumer, backend: str) -> None:
     """Interleaved partitions, overwrites and tombstones; records of inputs not yet committed (offset 100 and
     past) are skipped, and the store remembers how far it got and which inputs it reflects."""
     changelog = unique("counts-changelog")
@@ -68,7 +73,7 @@ def test_a_restore_applies_the_last_committed_value_of_every_key(broker: str, tm
             (b"f", b"1", 120)],
     }
     write_changelog(broker, changelog, partitions)
-    stores = [open_store(tmp_path, "counts", changelog, p) for p in partitions]
+    stores = [open_store(tmp_path, "counts", changelog, p, backend) for p in partitions]
     restorer = ChangelogRestorer(restore_consumer, batch_size=25)
 
     finished = restore(restorer, stores, committed_input=100)
@@ -81,10 +86,8 @@ def test_a_restore_applies_the_last_committed_value_of_every_key(broker: str, tm
             if source < 100:
                 expected[key] = value
         for key in {key for key, _, _ in records}:
-            assert store.db.get(key) == expected.get(key), key
-        assert store.db.changelog_offset() == len(records)
-        meta = store.db._meta.get(source_meta_key(*INPUT))
-        assert meta is not None and decode_offset(meta) == 100
+            assert store.backend.get(key) == expected.get(key), key
+        assert store.backend.position() == Position(len(records), {INPUT: 100})
         store.close()
 
 
@@ -99,9 +102,9 @@ def test_stores_of_two_changelogs_with_the_same_partition_number_keep_their_own_
 
     restore(ChangelogRestorer(restore_consumer, batch_size=20), stores, committed_input=2)
 
-    assert [stores[0].db.get(f"k{i}".encode()) for i in range(50)] == [b"first"] * 50
-    assert [stores[1].db.get(f"k{i}".encode()) for i in range(50)] == [b"second"] * 30 + [None] * 20
-    assert (stores[0].db.changelog_offset(), stores[1].db.changelog_offset()) == (50, 30)
+    assert [stores[0].backend.get(f"k{i}".encode()) for i in range(50)] == [b"first"] * 50
+    assert [stores[1].backend.get(f"k{i}".encode()) for i in range(50)] == [b"second"] * 30 + [None] * 20
+    assert (stores[0].backend.position().changelog, stores[1].backend.position().changelog) == (50, 30)
     for store in stores:
         store.close()
 
@@ -125,5 +128,41 @@ def test_a_restore_step_leaves_the_cycle_collector_as_it_found_it(broker: str, t
     finally:
         if was:
             gc.enable()
-    assert store.db.get(b"k") == b"1"
+    assert store.backend.get(b"k") == b"1"
     store.close()
+
+
+@pytest.mark.parametrize("backend", ["rocksdb", "memory"])
+def test_an_empty_changelog_is_restored_at_once(broker: str, tmp_path: Path, restore_consumer: Consumer,
+                                                backend: str) -> None:
+    """Nothing is fetched (a fetch of an empty partition lasts fetch.wait.max.ms: ~0.5 s per store)."""
+    changelog = unique("empty-changelog")
+    create_topic(broker, changelog, 1)
+    store = open_store(tmp_path, "empty", changelog, 0, backend)
+    restorer = ChangelogRestorer(restore_consumer)
+    restorer.begin("task", store, {INPUT: 7})
+    assert restorer.busy and restore_consumer.assignment() == []
+    assert restorer.step(30.0) == {"task"} and not restorer.busy
+    assert store.backend.position() == Position(0, {INPUT: 7})
+    store.close()
+
+
+def test_a_local_copy_at_the_changelogs_end_is_restored_at_once(broker: str, tmp_path: Path,
+                                                                 restore_consumer: Consumer) -> None:
+    changelog = unique("current-changelog")
+    write_changelog(broker, changelog, {0: [(f"k{i}".encode(), b"1", i) for i in range(30)]})
+    probe = reader(broker, {}, "test-probe")
+    restorer = ChangelogRestorer(restore_consumer, true_end=lambda t, p: true_watermarks(probe, t, p)[1])
+    try:
+        store = open_store(tmp_path, "current", changelog, 0)
+        assert restore(restorer, [store], committed_input=30) == ["current[0]"]
+        store.close()
+        again = open_store(tmp_path, "current", changelog, 0)
+        restorer.begin("again", again, {INPUT: 31})
+        assert restore_consumer.assignment() == []
+        assert restorer.step(30.0) == {"again"}
+        assert again.backend.position() == Position(30, {INPUT: 31})
+        assert again.backend.get(b"k29") == b"1"
+        again.close()
+    finally:
+        probe.close()

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from streamproc.state.rocksdb import LocalDB, private_dirs
+from streamproc.state.position import Position
+from streamproc.state.rocksdb import RocksDBBackend, private_dirs
 
 
 def mode(path: Path) -> int:
@@ -51,12 +52,12 @@ def test_existing_directories_below_the_root_are_tightened_but_the_root_is_left(
 
 @pytest.mark.usefixtures("permissive_umask")
 def test_rocksdb_directory_is_owner_only_also_when_rebuilt(tmp_path: Path) -> None:
-    db = LocalDB(tmp_path / "store" / "0")
-    db.write([(b"k", b"v")], {})
+    db = RocksDBBackend(tmp_path / "store" / "0")
+    db.write([(b"k", b"v")], Position())
     assert mode(tmp_path / "store" / "0") == 0o700
     db.wipe()  # deletes the directory and lets RocksDB start a new one
     assert mode(tmp_path / "store" / "0") == 0o700
     db.close()
     os.chmod(tmp_path / "store" / "0", 0o755)  # e.g. written by an older version
-    LocalDB(tmp_path / "store" / "0").close()
+    RocksDBBackend(tmp_path / "store" / "0").close()
     assert mode(tmp_path / "store" / "0") == 0o700

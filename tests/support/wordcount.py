@@ -14,13 +14,13 @@ from tests.support.kafka import REPO, RunningTopology, TopicTail, create_topic, 
 VOCABULARY = [f"w{i}" for i in range(60)] + ["the", "The", "fox", "FOX", "dog"]
 
 
-def write_target(path: Path, name: str, source: str, sink: str) -> None:
+def write_target(path: Path, name: str, source: str, sink: str, backend: str = "rocksdb") -> None:
     """A topology file for `streamproc run`: topologies/wordcount.py under its own names and topics."""
     path.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(REPO / 'topologies')!r})\n"
         "from wordcount import build\n"
-        f"topology = build({name!r}, {source!r}, {sink!r})\n"
+        f"topology = build({name!r}, {source!r}, {sink!r}, backend={backend!r})\n"
     )
 
 
@@ -28,8 +28,9 @@ class WordCountRun:
     """A uniquely named copy of topologies/wordcount.py with its own topics, group and state."""
 
     def __init__(self, bootstrap: str, tmp_path: Path, partitions: int = 4,
-                 client: Mapping[str, Any] | None = None) -> None:
-        """``client``: librdkafka settings (TLS) for the test's own clients; the worker's come from ``start``."""
+                 client: Mapping[str, Any] | None = None, backend: str = "rocksdb") -> None:
+        """``client``: librdkafka settings (TLS) for the test's own clients; the worker's come from ``start``.
+        ``backend``: the counts store's backend."""
         self.bootstrap = bootstrap
         self.client = dict(client or {})
         self.name = unique("wc")
@@ -38,7 +39,7 @@ class WordCountRun:
         self.state_dir = tmp_path / "state"
         self.tmp_path = tmp_path
         self.target = tmp_path / "target.py"
-        write_target(self.target, self.name, self.source, self.sink)
+        write_target(self.target, self.name, self.source, self.sink, backend)
         self.expected: Counter[str] = Counter()
         self.runs = 0
         self._tail: TopicTail | None = None
