@@ -53,4 +53,4 @@ def progress(description: str, total: int | None, unit: str = "records") -> Iter
 
 def say(message: str) -> None:
     """A status line on stderr (stdout is for results)."""
-    _console.print(message, highlight=False)
+    _console.print(message, highlight=False, soft_wrap=True)  # one line, whatever the width: logs get grepped

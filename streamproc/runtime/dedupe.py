@@ -24,6 +24,14 @@ ORIGIN_HEADER = "streamproc.origin"
 MARKS_KEY = b"\xff\xffstreamproc.marks"
 
 
+def strip_generation(origin: bytes) -> bytes:
+    """An origin header without the replay generation a partition part may carry (``topic:partition/g``)."""
+    head, sep, rest = origin.partition(b"/")
+    if not sep:
+        return origin
+    return head + rest[rest.index(b":"):] if b":" in rest else head
+
+
 class OriginCounter:
     """Numbers the records one input message writes to one internal topic (shared by its writers)."""
 
