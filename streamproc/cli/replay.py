@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import Producer
+
 from streamproc.cli.connection import Connection, add_connection_arguments, connect
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.clients import new_consumer
-from streamproc.kafka.config import consumer_config
+from streamproc.kafka.config import consumer_config, producer_config
 from streamproc.kafka.reading import committed_offsets, reader
 from streamproc.ops import replay as ops
 from streamproc.ops.group import active_members, require_inactive
@@ -47,7 +49,8 @@ def register(commands: Any) -> None:
                        help="truncate the state: recreate changelog and repartition topics, delete local state, "
                             "restart internal topics from their start")
     state.add_argument("--keep-state", action="store_true",
-                       help="keep the state as it is: replayed inputs are applied to it a second time")
+                       help="keep the state as it is: replayed inputs are applied to it a second time, also "
+                            "behind repartition topics")
     parser.add_argument("--state-dir", type=Path, default=Path("state"),
                         help="this host's state directory, removed by --reset-state (default ./state)")
     parser.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
@@ -120,6 +123,13 @@ def handle(args: argparse.Namespace) -> int:
     if reset is not None:
         reset_state(conn.admin, reset, say)
         offsets.update(reset.internal_offsets)
+    else:
+        internal = {t: counts[t] for t in conn.plan.internal_topics if t in counts}
+        if internal:
+            producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay"))
+            written = ops.write_barriers(producer, internal)
+            say(f"wrote a replay barrier to {written} internal topic partitions: tasks behind them apply the "
+                "replayed records again")
     with progress("moving offsets", len(offsets), "partitions") as advance:
         ops.apply_offsets(conn.admin, conn.group_id, offsets)
         advance(len(offsets))

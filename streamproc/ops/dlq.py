@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, Producer
 
 from streamproc.kafka.reading import scan
 from streamproc.runtime import policy
-from streamproc.runtime.dedupe import ORIGIN_HEADER, strip_generation
+from streamproc.runtime.dedupe import ORIGIN_HEADER
 from streamproc.runtime.redrive import REDRIVE_HEADER
 
 Status = Literal["pending", "re-driven", "skipped"]
@@ -82,10 +82,10 @@ class DeadLetter:
     def origin_id(self) -> str:
         """What identifies the input this dead letter is a copy of. For a record of an internal topic,
         whose offsets restart when ``replay --reset-state`` recreates the topic, that is the upstream
-        origin its header names (without the replay generation), not its own offset."""
+        origin its header names, not its own offset."""
         upstream = next((v for k, v in self.headers if k == ORIGIN_HEADER and v), None)
         if upstream is not None:
-            return f"{self.source_topic}<-{strip_generation(upstream).decode(errors='replace')}"
+            return f"{self.source_topic}<-{upstream.decode(errors='replace')}"
         if self.source_topic is None:
             return f"dlq[{self.partition}]@{self.offset}"
         return self.origin

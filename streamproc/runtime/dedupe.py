@@ -10,6 +10,13 @@ restored from the same changelog as the state they protect.
 
 This relies on upstream bolts being deterministic: a replay must emit the same records in the
 same order.
+
+A deliberate replay (``streamproc replay --keep-state``) is not a crash: its records must be applied
+again. The command, run while every worker is stopped, writes a **replay barrier** (a record whose
+first header is ``REPLAY_HEADER``) to every partition of every internal topic. Everything upstream
+writes from then on comes after the barrier, and everything before it was written earlier, so a
+downstream task that reads the barrier starts its marks afresh: copies written before it are still
+recognised, records of the replay are applied.
 """
 
 from __future__ import annotations
@@ -19,17 +26,11 @@ from typing import Any
 import orjson
 
 ORIGIN_HEADER = "streamproc.origin"
+#: First header of a replay barrier on an internal topic (written by ``streamproc replay --keep-state``).
+REPLAY_HEADER = "streamproc.replay"
 #: A storage key no user key can equal: user keys start with their 2-byte length, and a length
 #: of 0xFFFF would need 65,535 more bytes.
 MARKS_KEY = b"\xff\xffstreamproc.marks"
-
-
-def strip_generation(origin: bytes) -> bytes:
-    """An origin header without the replay generation a partition part may carry (``topic:partition/g``)."""
-    head, sep, rest = origin.partition(b"/")
-    if not sep:
-        return origin
-    return head + rest[rest.index(b":"):] if b":" in rest else head
 
 
 class OriginCounter:
@@ -72,6 +73,11 @@ class OriginMarks:
         self.marks[partition] = position
         self.dirty = True
         return True
+
+    def restart(self) -> None:
+        """A replay barrier: what follows is applied again, whatever was applied before it."""
+        self.marks.clear()
+        self.dirty = True
 
     def encode(self) -> bytes:
         return orjson.dumps({k.decode(): list(v) for k, v in self.marks.items()})

@@ -11,7 +11,7 @@ from typing import Any
 
 from streamproc.components import DEFAULT_STREAM, Tuple
 from streamproc.errors import ProcessingError
-from streamproc.runtime.dedupe import ORIGIN_HEADER, OriginMarks
+from streamproc.runtime.dedupe import ORIGIN_HEADER, REPLAY_HEADER, OriginMarks
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.redrive import REDRIVE_HEADER, RedriveGuard
 from streamproc.runtime.routing import SOURCE_TAG_HEADER, BoltRunner, Deliver, decode_internal_key
@@ -177,6 +177,10 @@ class InternalReader(Reader):
             if self.marks is not None and not self.marks.admit(headers[0][1]):
                 return  # an upstream replay wrote this record again; its effect is already in the state
             headers = headers[1:]
+        elif headers and headers[0][0] == REPLAY_HEADER:  # a replay barrier (runtime/dedupe.py), not a tuple
+            if self.marks is not None:
+                self.marks.restart()
+            return
         origin = self._single
         if origin is None:
             tag = headers[0][1] if headers and headers[0][0] == SOURCE_TAG_HEADER else None
