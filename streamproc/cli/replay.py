@@ -109,7 +109,9 @@ def handle(args: argparse.Namespace) -> int:
         group_reader.close()
         records.close()
     reset = plan_state_reset(conn.admin, conn.plan, args.state_dir) if args.reset_state else None
-    _print_plan(conn, target, moves, reset, args.json)
+    # Without a reset, the internal topics stay and get a replay barrier (runtime/dedupe.py).
+    barriers = {} if reset is not None else {t: counts[t] for t in conn.plan.internal_topics if t in counts}
+    _print_plan(conn, target, moves, reset, barriers, args.json)
     if args.dry_run:
         members = active_members(conn.admin, conn.group_id)
         if members is not None:
@@ -123,13 +125,11 @@ def handle(args: argparse.Namespace) -> int:
     if reset is not None:
         reset_state(conn.admin, reset, say)
         offsets.update(reset.internal_offsets)
-    else:
-        internal = {t: counts[t] for t in conn.plan.internal_topics if t in counts}
-        if internal:
-            producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay"))
-            written = ops.write_barriers(producer, internal)
-            say(f"wrote a replay barrier to {written} internal topic partitions: tasks behind them apply the "
-                "replayed records again")
+    elif barriers:
+        producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay"))
+        written = ops.write_barriers(producer, barriers)
+        say(f"wrote a replay barrier to {written} internal topic partitions: tasks behind them apply the "
+            "replayed records again")
     with progress("moving offsets", len(offsets), "partitions") as advance:
         ops.apply_offsets(conn.admin, conn.group_id, offsets)
         advance(len(offsets))
@@ -147,7 +147,7 @@ def _confirm() -> None:
 
 
 def _print_plan(conn: Connection, target: ops.Target, moves: list[ops.OffsetMove], reset: StateReset | None,
-                as_json: bool) -> None:
+                barriers: dict[str, int], as_json: bool) -> None:
     if as_json:
         print(json.dumps({
             "group": conn.group_id,
@@ -158,6 +158,7 @@ def _print_plan(conn: Connection, target: ops.Target, moves: list[ops.OffsetMove
                 "recreate_topics": [s.name for s in reset.topics],
                 "remove_local_dir": str(reset.local_dir),
             },
+            "replay_barrier": sorted(barriers),
         }, indent=2))
         return
     print(f"replay of group {conn.group_id!r} to {target.describe()}")
@@ -170,3 +171,5 @@ def _print_plan(conn: Connection, target: ops.Target, moves: list[ops.OffsetMove
     if reset is not None:
         print("state reset: delete and recreate " + ", ".join(s.name for s in reset.topics)
               + f"; remove {reset.local_dir}; internal topics restart from offset 0")
+    if barriers:
+        print("replay barrier (replayed records are applied again behind them): " + ", ".join(sorted(barriers)))

@@ -76,6 +76,8 @@ def test_replay_with_keep_state_applies_the_inputs_again_behind_a_repartition_to
     wc.feed(600, seed=24)
     wc.run_until_exact()
     base = wc.cli_args()
+    dry = run_cli(capsys, "replay", *base, "--to-earliest", "--keep-state", "--dry-run")
+    assert f"replay barrier (replayed records are applied again behind them): {wc.name}-count-repartition" in dry.out
     result = run_cli(capsys, "replay", *base, "--to-earliest", "--keep-state", "--yes")
     assert result.code == 0, result.err
     assert "wrote a replay barrier to 2 internal topic partitions" in result.err
