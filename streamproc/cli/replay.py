@@ -22,6 +22,7 @@ from streamproc.kafka import admin as kadmin
 from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import consumer_config, producer_config
 from streamproc.kafka.reading import committed_offsets, reader
+from streamproc.ops import dlq as dlq_ops
 from streamproc.ops import replay as ops
 from streamproc.ops.group import active_members, require_inactive
 from streamproc.ops.progress import progress, say
@@ -112,6 +113,7 @@ def handle(args: argparse.Namespace) -> int:
     # Without a reset, the internal topics stay and get a replay barrier (runtime/dedupe.py).
     barriers = {} if reset is not None else {t: counts[t] for t in conn.plan.internal_topics if t in counts}
     _print_plan(conn, target, moves, reset, barriers, args.json)
+    _note_unguarded_copies(conn, counts)
     if args.dry_run:
         members = active_members(conn.admin, conn.group_id)
         if members is not None:
@@ -136,6 +138,25 @@ def handle(args: argparse.Namespace) -> int:
     say(f"done: the next run of {conn.plan.name!r} reprocesses {sum(max(0, m.to_reprocess) for m in moves):,} "
         "messages. If this command was interrupted, run it again: it is safe to repeat.")
     return 0
+
+
+def _note_unguarded_copies(conn: Connection, counts: dict[str, int]) -> None:
+    """Re-driven dead letters in inputs read by a sub-topology without state are applied whatever happened to
+    their originals (runtime/redrive.py): say so before a replay makes those originals count again."""
+    unguarded = {t for sub in conn.plan.subtopologies if not sub.stores for t in sub.external_topics}
+    if not unguarded or dlq_ops.ledger_topic(conn.plan.name) not in counts:
+        return
+    records = reader(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay")
+    try:
+        ledger = dlq_ops.read_ledger(records, conn.plan.name, True)
+    finally:
+        records.close()
+    found = [origin for origin, status in ledger.origins.items()
+             if status == "re-driven" and origin.split("[", 1)[0] in unguarded]
+    if found:
+        say(f"note: {len(found)} re-driven dead letters went back to {', '.join(sorted(unguarded))}, whose bolts keep "
+            "no state and so cannot tell a re-driven copy from its original: where a replayed original now succeeds, "
+            "both count (give a bolt of that stage a store to guard it)")
 
 
 def _confirm() -> None:

@@ -148,6 +148,10 @@ def test_dead_letters_are_listed_and_re_driven_once_to_a_fixed_topology(
     assert sorted(o["raw"] for o in outputs if "raw" in o) == ["{oops"] * 3
     pending = run_cli(capsys, "dlq", "list", *base, "--pending", "--json")
     assert pending.out == ""
+    # This topology keeps no state, so nothing can stop a replay from counting an original and its copy.
+    replay = run_cli(capsys, "replay", *base, "--to-earliest", "--dry-run")
+    assert replay.code == 0 and f"note: 5 re-driven dead letters went back to {source}, whose bolts keep no state" \
+        in replay.err, replay.err
 
 
 def test_dlq_commands_explain_a_missing_dead_letter_topic(
