@@ -145,6 +145,7 @@ def _summary(box: _Dlq, origins: list[ops.Origin]) -> Counter[str]:
 
 
 def handle_replay(args: argparse.Namespace) -> int:
+    offsets = _offsets(args.offsets)
     conn = connect(args)
     box = _Dlq(conn)
     try:
@@ -153,7 +154,7 @@ def handle_replay(args: argparse.Namespace) -> int:
         letters = box.letters()
     finally:
         box.close()
-    plan = ops.plan_redrive(letters, box.ledger, box.start, ops.selector(args.filter_error, _offsets(args.offsets)))
+    plan = ops.plan_redrive(letters, box.ledger, box.start, ops.selector(args.filter_error, offsets))
     missing = sorted({t for t in (args.to_topic or letter.source_topic for letter in plan.letters)
                       if t is not None and t not in box.counts})
     if missing:

@@ -270,3 +270,13 @@ def test_dead_letters_group_by_origin_and_a_re_driven_copy_never_counts_twice(
     pending = run_cli(capsys, "dlq", "list", *base, "--pending", "--json")
     assert pending.out == ""
     assert len(read_all(broker, source)) == 63  # nothing was re-driven a second time
+
+
+def test_skip_needs_a_selection_and_offsets_a_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = _write(tmp_path / "strict.py", STRICT, "n", "n-in", "n-out")
+    base = [str(target), "--bootstrap-servers", "127.0.0.1:1"]  # refused before anything is contacted
+    nothing = run_cli(capsys, "dlq", "skip", *base)
+    assert nothing.code == 2 and "--filter-error TEXT, --offsets FROM-TO, or --all" in nothing.err
+    for command in ("skip", "replay"):
+        backwards = run_cli(capsys, "dlq", command, *base, "--offsets", "9-3")
+        assert backwards.code == 2 and "expected FROM-TO, two DLQ offsets with FROM <= TO" in backwards.err
