@@ -110,8 +110,11 @@ def handle(args: argparse.Namespace) -> int:
         group_reader.close()
         records.close()
     reset = plan_state_reset(conn.admin, conn.plan, args.state_dir) if args.reset_state else None
-    # Without a reset, the internal topics stay and get a replay barrier (runtime/dedupe.py).
-    barriers = {} if reset is not None else {t: counts[t] for t in conn.plan.internal_topics if t in counts}
+    # Without a reset, the internal topics stay: a barrier tells the tasks behind them which inputs are
+    # replayed on purpose (runtime/dedupe.py).
+    rewound = [(m.topic, m.partition) for m in moves if m.to_reprocess > 0]
+    barriers = {} if reset is not None or not rewound else {
+        t: counts[t] for t in conn.plan.internal_topics if t in counts}
     _print_plan(conn, target, moves, reset, barriers, args.json)
     _note_unguarded_copies(conn, counts)
     if args.dry_run:
@@ -129,7 +132,7 @@ def handle(args: argparse.Namespace) -> int:
         offsets.update(reset.internal_offsets)
     elif barriers:
         producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay"))
-        written = ops.write_barriers(producer, barriers)
+        written = ops.write_barriers(producer, barriers, rewound)
         say(f"wrote a replay barrier to {written} internal topic partitions: tasks behind them apply the "
             "replayed records again")
     with progress("moving offsets", len(offsets), "partitions") as advance:

@@ -155,21 +155,22 @@ def apply_offsets(admin: AdminClient, group_id: str, offsets: dict[tuple[str, in
         raise ConfigError(f"moving offsets failed for {listed}")
 
 
-def write_barriers(producer: Producer, partitions: dict[str, int]) -> int:
-    """A replay barrier on every partition of these internal topics (runtime/dedupe.py says why): the records
-    the replay writes after it are applied again downstream instead of being taken for a crash's copies.
-    Returns the number written; raises ConfigError unless every one is acknowledged."""
+def write_barriers(producer: Producer, partitions: dict[str, int], rewound: Sequence[tuple[str, int]]) -> int:
+    """A replay barrier on every partition of these internal topics (runtime/dedupe.py says why), naming the
+    ``rewound`` input partitions: the records the replay derives from them are applied again downstream
+    instead of being taken for a crash's copies. Returns the number written; raises ConfigError unless
+    every one is acknowledged."""
     errors: list[str] = []
 
     def on_delivery(err: Any, msg: Any) -> None:
         if err is not None:
             errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
 
-    stamp = str(int(time.time() * 1000)).encode()
+    named = ",".join(f"{topic}:{partition}" for topic, partition in sorted(rewound)).encode()
     count = 0
     for topic, n in sorted(partitions.items()):
         for partition in range(n):
-            producer.produce(topic, value=None, key=None, partition=partition, headers=[(REPLAY_HEADER, stamp)],
+            producer.produce(topic, value=None, key=None, partition=partition, headers=[(REPLAY_HEADER, named)],
                              on_delivery=on_delivery)
             count += 1
     remaining = producer.flush(30)

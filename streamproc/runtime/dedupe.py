@@ -13,10 +13,12 @@ same order.
 
 A deliberate replay (``streamproc replay --keep-state``) is not a crash: its records must be applied
 again. The command, run while every worker is stopped, writes a **replay barrier** (a record whose
-first header is ``REPLAY_HEADER``) to every partition of every internal topic. Everything upstream
-writes from then on comes after the barrier, and everything before it was written earlier, so a
-downstream task that reads the barrier starts its marks afresh: copies written before it are still
-recognised, records of the replay are applied.
+first header is ``REPLAY_HEADER``, naming the input partitions it rewound) to every partition of
+every internal topic. Everything upstream writes from then on comes after the barrier, and
+everything before it was written earlier, so a downstream task that reads the barrier forgets its
+marks for those input partitions: copies written before it are still recognised, the replay's
+records are applied. Marks of internal origins stay: a replay never rewinds an internal topic, so
+records it causes there have new offsets anyway.
 """
 
 from __future__ import annotations
@@ -74,9 +76,10 @@ class OriginMarks:
         self.dirty = True
         return True
 
-    def restart(self) -> None:
-        """A replay barrier: what follows is applied again, whatever was applied before it."""
-        self.marks.clear()
+    def restart(self, partitions: bytes | None) -> None:
+        """A replay barrier naming ``topic:partition,...``: what follows from those is applied again."""
+        for partition in (partitions or b"").split(b","):
+            self.marks.pop(partition, None)
         self.dirty = True
 
     def encode(self) -> bytes:

@@ -179,7 +179,7 @@ class InternalReader(Reader):
             headers = headers[1:]
         elif headers and headers[0][0] == REPLAY_HEADER:  # a replay barrier (runtime/dedupe.py), not a tuple
             if self.marks is not None:
-                self.marks.restart()
+                self.marks.restart(headers[0][1])
             return
         origin = self._single
         if origin is None:

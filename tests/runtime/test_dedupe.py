@@ -67,7 +67,8 @@ def test_after_a_replay_barrier_replayed_records_are_applied_again(tmp_path: Pat
                                 headers=record.headers())
     # ...then `replay --keep-state` writes a barrier to each partition, and the replay writes the records again.
     for partition in range(2):
-        driver.producer.produce("wc-count-repartition", None, None, partition, headers=[(REPLAY_HEADER, b"1")])
+        driver.producer.produce("wc-count-repartition", None, None, partition,
+                                headers=[(REPLAY_HEADER, b"sentences:0")])
     for record in first:
         driver.producer.produce(record.topic(), record.value(), record.key(), record.partition(),
                                 headers=record.headers())
@@ -81,3 +82,11 @@ def test_after_a_replay_barrier_replayed_records_are_applied_again(tmp_path: Pat
     driver.drain()
     assert driver.state("counts", "a") == 4 and driver.state("counts", "b") == 2
     driver.close()
+
+
+def test_a_replay_barrier_forgets_only_the_marks_of_the_rewound_partitions() -> None:
+    marks = OriginMarks()
+    assert marks.admit(b"in:0:10:0") and marks.admit(b"in:1:10:0") and marks.admit(b"t-x-repartition:3:7:0")
+    marks.restart(b"in:0,other:2")
+    assert marks.admit(b"in:0:10:0")  # replayed on purpose
+    assert not marks.admit(b"in:1:10:0") and not marks.admit(b"t-x-repartition:3:7:0")  # still a crash's copies
