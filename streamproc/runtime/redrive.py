@@ -12,23 +12,24 @@ the input remembers, in its state, which originals it dead-lettered:
   fails again it is dead-lettered again, which puts the origin back);
 - any other copy is skipped and counted: its original was processed, in the current state.
 
-The set is stored under a reserved key of each of the task's stores, so it is committed in the same
-WriteBatch and changelogged with the state it describes: after ``replay --reset-state`` it is empty
-with the rest. A task without stores has nowhere to keep it, and applies every copy.
+Each origin in the set is a reserved key of the task's stores (one changelog record when it is
+added, one when it is removed, nothing for the others), committed in the same WriteBatch and
+changelogged with the state it describes: after ``replay --reset-state`` the set is empty with the
+rest. Only a copy looks it up. A task without stores has nowhere to keep it, and applies every copy.
 """
 
 from __future__ import annotations
 
 import logging
-
-import orjson
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
 #: First header of a re-driven copy: the root origin ``topic:partition:offset`` it stands in for.
 REDRIVE_HEADER = "streamproc.redrive.of"
-#: A storage key no user key can equal (see runtime/dedupe.py's MARKS_KEY).
-DEAD_KEY = b"\xff\xffstreamproc.dead-lettered"
+#: Prefix of the storage key of an origin in the set; no user key can equal it (see runtime/dedupe.py's
+#: MARKS_KEY). The value is b"1" while the origin is in the set, b"" once its copy was applied.
+DEAD_PREFIX = b"\xff\xffstreamproc.dead/"
 
 
 def root_origin(headers: list[tuple[str, bytes | None]] | None, topic: str, partition: int, offset: int) -> bytes:
@@ -39,36 +40,36 @@ def root_origin(headers: list[tuple[str, bytes | None]] | None, topic: str, part
 
 
 class RedriveGuard:
-    """The root origins one task dead-lettered whose re-driven copy it has not applied yet."""
+    """The root origins one task dead-lettered whose re-driven copy it has not applied yet.
 
-    __slots__ = ("dirty", "origins", "skipped")
+    ``stored(root)`` says whether the committed state holds ``root``; ``pending`` holds the changes since
+    the last checkpoint (True: added, False: removed), which the checkpoint writes as reserved keys.
+    """
 
-    def __init__(self, origins: set[bytes] | None = None) -> None:
-        self.origins: set[bytes] = origins or set()
-        self.dirty = False
+    __slots__ = ("_stored", "pending", "skipped")
+
+    def __init__(self, stored: Callable[[bytes], bool]) -> None:
+        self._stored = stored
+        self.pending: dict[bytes, bool] = {}
         self.skipped = 0
 
     def dead_lettered(self, root: bytes) -> None:
-        self.origins.add(root)
-        self.dirty = True
+        self.pending[root] = True
 
     def admit(self, root: bytes | None, topic: str, partition: int, offset: int) -> bool:
         """True: apply this copy in place of its dead-lettered original. False: skip it."""
         root = root or b"?"
-        if root in self.origins:
-            self.origins.discard(root)
-            self.dirty = True
+        present = self.pending.get(root)
+        if present is None:
+            present = self._stored(root)
+        if present:
+            self.pending[root] = False
             return True
         self.skipped += 1
         log.info("%s[%d]@%d skipped: a re-driven copy of %s, which was processed (not dead-lettered) in the "
                  "current state", topic, partition, offset, root.decode(errors="replace"))
         return False
 
-    def encode(self) -> bytes:
-        return orjson.dumps(sorted(o.decode() for o in self.origins))
-
-    @classmethod
-    def decode(cls, raw: bytes | None) -> RedriveGuard:
-        if not raw:
-            return cls()
-        return cls({o.encode() for o in orjson.loads(raw)})
+    def staged(self) -> dict[bytes, bytes]:
+        """The reserved entries the checkpoint writes for the changes since the last one."""
+        return {DEAD_PREFIX + root: b"1" if present else b"" for root, present in self.pending.items()}

@@ -21,7 +21,7 @@ from streamproc.runtime.dedupe import MARKS_KEY, OriginCounter, OriginMarks
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.readers import InternalReader, Reader, SpoutReader
-from streamproc.runtime.redrive import DEAD_KEY, RedriveGuard
+from streamproc.runtime.redrive import DEAD_PREFIX, RedriveGuard
 from streamproc.runtime.routing import BoltRunner, ComponentEmitter, Deliver, InternalWriter
 from streamproc.serde.base import Headers, Serde
 from streamproc.serde.json import JsonSerde
@@ -158,7 +158,8 @@ class Task:
             return
         first = next(iter(self.stores.values()))
         if spouts:
-            self.guard = RedriveGuard.decode(first.db.get(DEAD_KEY))
+            stores = list(self.stores.values())
+            self.guard = RedriveGuard(lambda root: any(store.db.get(DEAD_PREFIX + root) for store in stores))
             for spout in spouts:
                 spout.guard = self.guard
                 self._policy.guards[(spout.topic, spout.partition)] = self.guard
@@ -196,10 +197,10 @@ class Task:
             encoded = self.marks.encode()
             for store in self.stores.values():
                 store.put_raw(MARKS_KEY, encoded)
-        if self.guard is not None and self.guard.dirty:
-            encoded = self.guard.encode()
-            for store in self.stores.values():
-                store.put_raw(DEAD_KEY, encoded)
+        if self.guard is not None and self.guard.pending:
+            for key, raw in self.guard.staged().items():
+                for store in self.stores.values():
+                    store.put_raw(key, raw)
 
         def produce(topic: str, key: bytes, value: bytes | None, partition: int, on_delivery: Any) -> None:
             send(topic, key, value, partition, headers, None, on_delivery)
@@ -223,7 +224,7 @@ class Task:
         if self.marks is not None:
             self.marks.dirty = False
         if self.guard is not None:
-            self.guard.dirty = False
+            self.guard.pending.clear()
 
     def discard(self) -> None:
         for store in self.stores.values():
