@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from streamproc.errors import TopologyError
 from streamproc.serde.base import Headers
 
 if TYPE_CHECKING:
@@ -99,12 +100,16 @@ class TaskContext:
 class Bolt:
     """Base class for user code. Override ``process``; ``setup``/``teardown``/``flush`` are optional.
 
-    ``stores`` declares the keyed stores the bolt uses; ``output_fields`` (a list of field names, or a
-    mapping of stream name to field names) declares the fields of the dict values it emits, so that
-    a fields grouping on a missing field fails when the topology is built rather than at run time.
+    ``stores`` declares the keyed stores the bolt uses. ``streams`` names the streams it emits on
+    besides ``"default"``, which every bolt has; a subscription to any other stream fails when the
+    topology is built, and an ``emit`` on any other stream raises. ``output_fields`` (a list of field
+    names for the default stream, or a mapping of stream name to field names, whose keys are declared
+    streams too) declares the fields of the dict values it emits, so that a fields grouping on a
+    missing field fails when the topology is built rather than at run time.
     """
 
     stores: ClassVar[Sequence[Store]] = ()
+    streams: ClassVar[Sequence[str]] = ()
     output_fields: ClassVar[Sequence[str] | Mapping[str, Sequence[str]] | None] = None
 
     _current: Tuple | None = None
@@ -157,3 +162,26 @@ class Bolt:
                 f"Declare it with stores = [Store({name!r})]"
             ) from None
         return states if key is _CURRENT_KEY else states.for_key(key)
+
+
+def declared_streams(bolt_class: type[Bolt], component: str) -> dict[str, tuple[str, ...] | None]:
+    """The streams a bolt class declares, each with its declared fields (None: not declared).
+
+    ``"default"`` is always there; ``streams`` and the keys of an ``output_fields`` mapping add more.
+    """
+    found: dict[str, tuple[str, ...] | None] = {DEFAULT_STREAM: None}
+    names = bolt_class.streams
+    if isinstance(names, str) or not isinstance(names, Sequence) or not all(isinstance(n, str) and n for n in names):
+        raise TopologyError(f"bolt {component!r}: streams must be a tuple of stream names, e.g. "
+                            f"streams = ('default', 'alerts'); got {names!r}")
+    found.update(dict.fromkeys(names))
+    fields = bolt_class.output_fields
+    if fields is None:
+        return found
+    if isinstance(fields, Sequence) and not isinstance(fields, str):
+        found[DEFAULT_STREAM] = tuple(fields)
+    elif isinstance(fields, Mapping) and all(isinstance(stream, str) and stream for stream in fields):
+        found.update({stream: tuple(names) for stream, names in fields.items()})
+    else:
+        raise TopologyError(f"bolt {component!r}: output_fields must be a list of names or a dict of stream -> names")
+    return found

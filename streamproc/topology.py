@@ -10,11 +10,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from streamproc.components import DEFAULT_STREAM, Bolt
+from streamproc.components import declared_streams as streams_of
 from streamproc.errors import TopologyError
 from streamproc.groupings import All, Custom, Fields, Global, Grouping, LocalOrShuffle, Partitioner, Shuffle
 from streamproc.kafka.spout import KafkaSpout
@@ -153,13 +153,6 @@ class Topology:
         return build_plan(self)
 
 
-def declared_streams(spec: BoltSpec) -> dict[str, tuple[str, ...]] | None:
-    """Fields per stream a bolt declares it emits, or None when it declares nothing."""
-    declared = spec.bolt_class.output_fields
-    if declared is None:
-        return None
-    if isinstance(declared, Sequence) and not isinstance(declared, str):
-        return {DEFAULT_STREAM: tuple(declared)}
-    if isinstance(declared, dict):
-        return {str(stream): tuple(fields) for stream, fields in declared.items()}
-    raise TopologyError(f"bolt {spec.id!r}: output_fields must be a list of names or a dict of stream -> names")
+def declared_streams(spec: BoltSpec) -> dict[str, tuple[str, ...] | None]:
+    """The streams a bolt declares, each with the fields it declares for it (None when it names none)."""
+    return streams_of(spec.bolt_class, spec.id)

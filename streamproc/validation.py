@@ -27,6 +27,7 @@ def _check_inputs(topology: Topology) -> None:
     from streamproc.topology import declared_streams
 
     for spec in topology.bolts.values():
+        declared_streams(spec)  # a malformed declaration fails here, even on a bolt nobody subscribes to
         if not spec.inputs:
             raise TopologyError(
                 f"bolt {spec.id!r} has no input; subscribe it with .shuffle(source), .fields(source, ...) "
@@ -54,10 +55,11 @@ def _check_inputs(topology: Topology) -> None:
             if issubclass(upstream.bolt_class, KafkaSink):
                 raise TopologyError(f"bolt {spec.id!r} subscribes to {inp.source!r}, a KafkaSink, which emits nothing")
             streams = declared_streams(upstream)
-            if streams is not None and inp.stream not in streams:
+            if inp.stream not in streams:
                 raise TopologyError(
                     f"bolt {spec.id!r} subscribes to stream {inp.stream!r} of {inp.source!r}, "
-                    f"which declares only {sorted(streams)}"
+                    f"which declares only {sorted(streams)}; a bolt declares the streams it emits on with "
+                    "streams = (...) or output_fields = {stream: [fields]}"
                 )
 
 
@@ -95,8 +97,7 @@ def _check_fields(topology: Topology) -> None:
                 available = spout.declared_fields()
                 what = f"spout {inp.source!r} ({type(spout.value_serde).__name__} values)"
             else:
-                streams = declared_streams(topology.bolts[inp.source])
-                available = None if streams is None else streams.get(inp.stream, ())
+                available = declared_streams(topology.bolts[inp.source]).get(inp.stream)
                 what = f"bolt {inp.source!r} stream {inp.stream!r}"
             if available is None:
                 continue  # unknown until run time; checked per tuple with a clear error

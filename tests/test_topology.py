@@ -121,3 +121,61 @@ def test_bad_components_and_names() -> None:
     topology.spout("in2", KafkaSpout("input"))
     with pytest.raises(TopologyError, match="topic 'input' is read by both spouts 'in' and 'in2'"):
         topology.build()
+
+
+class Alerts(Bolt):
+    streams = ("alerts",)
+
+    def process(self, tup: Tuple) -> None:
+        pass
+
+
+def test_a_misspelled_stream_fails_at_build_naming_both_components() -> None:
+    topology = base()
+    topology.bolt("per_customer", Alerts).shuffle("in")
+    topology.bolt("notify", Passthrough).shuffle(("per_customer", "alertz"))
+    with pytest.raises(TopologyError, match=r"bolt 'notify' subscribes to stream 'alertz' of 'per_customer', which "
+                                            r"declares only \['alerts', 'default'\].*streams = \(\.\.\.\)"):
+        topology.build()
+
+    topology = base()
+    topology.bolt("per_customer", Alerts).shuffle("in")
+    topology.bolt("notify", Passthrough).shuffle(("per_customer", "alerts"))
+    topology.bolt("rest", Passthrough).shuffle("per_customer")  # every bolt has the default stream
+    assert topology.build()
+
+
+def test_a_bolt_that_declares_nothing_has_only_the_default_stream() -> None:
+    topology = base()
+    topology.bolt("a", Passthrough).shuffle("in")
+    topology.bolt("b", Passthrough).shuffle(("a", "errors"))
+    with pytest.raises(TopologyError, match=r"stream 'errors' of 'a', which declares only \['default'\]"):
+        topology.build()
+
+
+def test_malformed_stream_declarations_are_named() -> None:
+    class OneString(Bolt):
+        streams = "alerts"  # type: ignore[assignment]
+
+        def process(self, tup: Tuple) -> None:
+            pass
+
+    topology = base()
+    topology.bolt("a", OneString).shuffle("in")
+    with pytest.raises(TopologyError, match=r"bolt 'a': streams must be a tuple of stream names"):
+        topology.build()
+
+
+def test_streams_and_output_fields_combine() -> None:
+    class Both(Bolt):
+        streams = ("alerts",)
+        output_fields = ("word",)
+
+        def process(self, tup: Tuple) -> None:
+            pass
+
+    topology = base()
+    topology.bolt("a", Both).shuffle("in")
+    topology.bolt("by_word", Passthrough).fields("a", "word")
+    topology.bolt("alerts", Passthrough).fields(("a", "alerts"), "anything")  # fields unknown: checked at run time
+    assert topology.build()

@@ -1,9 +1,10 @@
-"""``streamproc dlq list|replay``: look at dead-lettered messages and re-drive them, once each."""
+"""``streamproc dlq list|replay|skip``: look at dead letters, grouped by origin, and deal with each origin once."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,23 +23,47 @@ from streamproc.runtime.policy import dlq_topic
 
 
 def register(commands: Any) -> None:
-    parser: argparse.ArgumentParser = commands.add_parser("dlq", help="list and re-drive dead-lettered messages")
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "dlq", help="list dead-lettered messages by origin, re-drive or skip them")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    list_parser = actions.add_parser("list", help="dead letters: error, component, origin, time, status")
+    list_parser = actions.add_parser("list", help="dead letters, one line per origin: status, copies, error, "
+                                                  "component, origin, time")
     add_connection_arguments(list_parser)
-    list_parser.add_argument("--limit", type=int, metavar="N", help="at most N messages")
-    list_parser.add_argument("--pending", action="store_true", help="only those not re-driven yet")
+    list_parser.add_argument("--limit", type=int, metavar="N", help="at most N origins")
+    list_parser.add_argument("--pending", action="store_true", help="only origins not re-driven or skipped yet")
     list_parser.add_argument("--json", action="store_true", help="one JSON object per line")
     list_parser.set_defaults(handler=handle_list)
 
-    replay_parser = actions.add_parser("replay", help="re-drive dead letters to their origin topic (or another)")
-    add_connection_arguments(replay_parser)
-    replay_parser.add_argument("--filter-error", metavar="TEXT",
-                               help="only dead letters whose error or error type contains TEXT (case-blind)")
+    replay_parser = actions.add_parser("replay", help="re-drive dead letters to their origin topic (or another), "
+                                                      "once per origin")
+    _add_selection(replay_parser)
     replay_parser.add_argument("--to-topic", metavar="T", help="produce to T instead of each message's origin topic")
     replay_parser.add_argument("--dry-run", action="store_true", help="show what would be re-driven, change nothing")
     replay_parser.set_defaults(handler=handle_replay)
+
+    skip_parser = actions.add_parser("skip", help="mark dead letters handled without re-driving them")
+    _add_selection(skip_parser)
+    skip_parser.add_argument("--all", action="store_true", help="every pending dead letter (no selection needed)")
+    skip_parser.add_argument("--dry-run", action="store_true", help="show what would be skipped, change nothing")
+    skip_parser.set_defaults(handler=handle_skip)
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    add_connection_arguments(parser)
+    parser.add_argument("--filter-error", metavar="TEXT",
+                        help="only dead letters whose error or error type contains TEXT (case-blind)")
+    parser.add_argument("--offsets", metavar="FROM-TO",
+                        help="only dead letters at these DLQ offsets (inclusive; the first column of `dlq list`)")
+
+
+def _offsets(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    low, sep, high = text.partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit() or int(low) > int(high):
+        raise ConfigError(f"--offsets {text!r}: expected FROM-TO, two DLQ offsets with FROM <= TO, e.g. 120-180")
+    return int(low), int(high)
 
 
 class _Dlq:
@@ -62,10 +87,10 @@ class _Dlq:
             group.close()
         self.start = {p: offset for (_, p), offset in found.items()}
         self.low = {p: watermarks(self.reader, self.topic, p)[0] for p in range(self.partitions)}
-        self.done = ops.redriven(self.reader, conn.plan.name, ops.ledger_topic(conn.plan.name) in counts)
+        self.ledger = ops.read_ledger(self.reader, conn.plan.name, ops.ledger_topic(conn.plan.name) in counts)
 
-    def is_done(self, letter: ops.DeadLetter) -> bool:
-        return letter.offset < self.start.get(letter.partition, 0) or (letter.partition, letter.offset) in self.done
+    def letters(self) -> list[ops.DeadLetter]:
+        return list(ops.read(self.reader, self.topic, self.low))
 
     def close(self) -> None:
         self.reader.close()
@@ -77,70 +102,115 @@ def _time(ms: int | None) -> str:
 
 def handle_list(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
-        raise ConfigError(f"--limit {args.limit}: give a count of messages, 0 or more")
+        raise ConfigError(f"--limit {args.limit}: give a count of origins, 0 or more")
     box = _Dlq(connect(args))
-    shown = 0
     try:
-        if not args.json:
-            print(f"{'offset':>8}  {'status':<9}  {'failed at (UTC)':<24}  {'component':<14}  {'origin':<28}  error")
-        for letter in ops.read(box.reader, box.topic, box.low):
-            done = box.is_done(letter)
-            if args.pending and done:
-                continue
-            if args.limit is not None and shown >= args.limit:
-                break
-            status = "re-driven" if done else "pending"
-            if args.json:
-                print(json.dumps({
-                    "partition": letter.partition, "offset": letter.offset, "status": status,
-                    "error": letter.error, "error_type": letter.error_type, "component": letter.component,
-                    "origin": {"topic": letter.source_topic, "partition": letter.source_partition,
-                               "offset": letter.source_offset},
-                    "timestamp": letter.timestamp, "failed_at": letter.failed_at,
-                    "key": None if letter.key is None else letter.key.decode(errors="replace"),
-                }))
-            else:
-                error = f"{letter.error_type}: {letter.error}".replace("\n", " ")
-                print(f"{letter.offset:>8}  {status:<9}  {_time(letter.failed_at):<24}  {letter.component:<14}  "
-                      f"{letter.origin:<28}  {error[:100]}")
-            shown += 1
+        origins = ops.group(box.letters())
     finally:
         box.close()
+    shown = 0
     if not args.json:
-        say(f"{shown} dead letters shown from {box.topic}")
+        print(f"{'offset':>8}  {'status':<9}  {'copies':>6}  {'failed at (UTC)':<24}  {'component':<14}  "
+              f"{'origin':<28}  error")
+    for origin in origins:
+        status = ops.status_of(origin, box.ledger, box.start)
+        if args.pending and status != "pending":
+            continue
+        if args.limit is not None and shown >= args.limit:
+            break
+        letter, last = origin.first, origin.last
+        if args.json:
+            print(json.dumps({
+                "partition": letter.partition, "offset": letter.offset, "status": status,
+                "copies": len(origin.letters), "offsets": [x.offset for x in origin.letters],
+                "error": last.error, "error_type": last.error_type, "component": last.component,
+                "origin": {"topic": letter.source_topic, "partition": letter.source_partition,
+                           "offset": letter.source_offset},
+                "timestamp": letter.timestamp, "failed_at": last.failed_at,
+                "key": None if letter.key is None else letter.key.decode(errors="replace"),
+            }))
+        else:
+            error = f"{last.error_type}: {last.error}".replace("\n", " ")
+            print(f"{letter.offset:>8}  {status:<9}  {len(origin.letters):>6}  {_time(last.failed_at):<24}  "
+                  f"{last.component:<14}  {letter.origin:<28}  {error[:100]}")
+        shown += 1
+    if not args.json:
+        copies = sum(len(o.letters) for o in origins)
+        say(f"{shown} of {len(origins)} origins shown ({copies} dead letters in {box.topic})")
     return 0
 
 
+def _summary(box: _Dlq, origins: list[ops.Origin]) -> Counter[str]:
+    return Counter(ops.status_of(origin, box.ledger, box.start) for origin in origins)
+
+
 def handle_replay(args: argparse.Namespace) -> int:
+    offsets = _offsets(args.offsets)
     conn = connect(args)
     box = _Dlq(conn)
     try:
         if args.to_topic is not None and args.to_topic not in box.counts:
             raise ConfigError(f"--to-topic {args.to_topic!r} does not exist")
-        plan = ops.plan_redrive(ops.read(box.reader, box.topic, box.low, box.start), box.done, box.start,
-                                args.filter_error)
+        letters = box.letters()
     finally:
         box.close()
+    plan = ops.plan_redrive(letters, box.ledger, box.start, ops.selector(args.filter_error, offsets))
     missing = sorted({t for t in (args.to_topic or letter.source_topic for letter in plan.letters)
                       if t is not None and t not in box.counts})
     if missing:
         raise ConfigError(f"origin topics {missing} no longer exist; re-drive with --to-topic")
-    earlier = plan.already + sum(offset - box.low[p] for p, offset in box.start.items())
-    say(f"{len(plan.letters)} to re-drive, {plan.passed_over} not matching --filter-error left pending, "
-        f"{earlier} re-driven before")
+    before = _summary(box, ops.group(letters))
+    say(f"{len(plan.origins)} to re-drive ({plan.copies} dead letters), {plan.passed_over} not selected left "
+        f"pending, {before['re-driven']} re-driven before, {before['skipped']} skipped before")
     if args.dry_run:
-        for letter in plan.letters:
-            print(f"{letter.offset:>8}  -> {args.to_topic or letter.origin}  {letter.error_type}: {letter.error[:80]}")
+        for origin in plan.origins:
+            letter = origin.first
+            print(f"{letter.offset:>8}  x{len(origin.letters):<4} -> {args.to_topic or letter.origin}  "
+                  f"{letter.error_type}: {letter.error[:80]}")
         say("dry run: nothing changed")
         return 0
-    if plan.letters:
-        kadmin.ensure_topics(conn.admin, [TopicSpec(ops.ledger_topic(conn.plan.name), 1,
-                                                    {"cleanup.policy": "compact"}, "ledger of re-driven dead letters")])
+    if plan.origins:
+        _ensure_ledger(conn)
         producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-dlq-replay"))
-        with progress("re-driving", len(plan.letters), "messages") as advance:
-            ops.redrive(producer, plan, conn.plan.name, args.to_topic, box.counts)
-            advance(len(plan.letters))
+        with progress("re-driving", len(plan.origins), "messages") as advance:
+            ops.redrive(producer, plan, conn.plan.name, args.to_topic, box.counts, conn.plan.external_topics())
+            advance(len(plan.origins))
     apply_offsets(conn.admin, box.group, {(box.topic, p): o for p, o in plan.new_offsets.items()})
-    say(f"re-drove {len(plan.letters)} dead letters" + (f" to {args.to_topic}" if args.to_topic else
-                                                       " to their origin topics"))
+    say(f"re-drove {len(plan.origins)} dead letters" + (f" to {args.to_topic}" if args.to_topic else
+                                                        " to their origin topics"))
     return 0
+
+
+def handle_skip(args: argparse.Namespace) -> int:
+    offsets = _offsets(args.offsets)
+    if not (args.all or args.filter_error is not None or offsets is not None):
+        raise ConfigError("say which dead letters to skip: --filter-error TEXT, --offsets FROM-TO, or --all")
+    conn = connect(args)
+    box = _Dlq(conn)
+    try:
+        letters = box.letters()
+    finally:
+        box.close()
+    plan = ops.plan_redrive(letters, box.ledger, box.start, ops.selector(args.filter_error, offsets))
+    before = _summary(box, ops.group(letters))
+    say(f"{len(plan.origins)} to skip ({plan.copies} dead letters), {plan.passed_over} not selected left pending, "
+        f"{before['re-driven']} re-driven before, {before['skipped']} skipped before")
+    if args.dry_run:
+        for origin in plan.origins:
+            letter = origin.first
+            print(f"{letter.offset:>8}  x{len(origin.letters):<4} {letter.origin}  {letter.error_type}: "
+                  f"{letter.error[:80]}")
+        say("dry run: nothing changed")
+        return 0
+    if plan.origins:
+        _ensure_ledger(conn)
+        producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-dlq-skip"))
+        ops.skip(producer, plan, conn.plan.name)
+    apply_offsets(conn.admin, box.group, {(box.topic, p): o for p, o in plan.new_offsets.items()})
+    say(f"skipped {len(plan.origins)} dead letters; they stay in {box.topic} and are listed as skipped")
+    return 0
+
+
+def _ensure_ledger(conn: Connection) -> None:
+    kadmin.ensure_topics(conn.admin, [TopicSpec(ops.ledger_topic(conn.plan.name), 1, {"cleanup.policy": "compact"},
+                                                "ledger of handled dead letters")])

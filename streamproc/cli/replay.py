@@ -14,12 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import Producer
+
 from streamproc.cli.connection import Connection, add_connection_arguments, connect
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.clients import new_consumer
-from streamproc.kafka.config import consumer_config
+from streamproc.kafka.config import consumer_config, producer_config
 from streamproc.kafka.reading import committed_offsets, reader
+from streamproc.ops import dlq as dlq_ops
 from streamproc.ops import replay as ops
 from streamproc.ops.group import active_members, require_inactive
 from streamproc.ops.progress import progress, say
@@ -47,7 +50,8 @@ def register(commands: Any) -> None:
                        help="truncate the state: recreate changelog and repartition topics, delete local state, "
                             "restart internal topics from their start")
     state.add_argument("--keep-state", action="store_true",
-                       help="keep the state as it is: replayed inputs are applied to it a second time")
+                       help="keep the state as it is: replayed inputs are applied to it a second time, also "
+                            "behind repartition topics")
     parser.add_argument("--state-dir", type=Path, default=Path("state"),
                         help="this host's state directory, removed by --reset-state (default ./state)")
     parser.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
@@ -106,7 +110,13 @@ def handle(args: argparse.Namespace) -> int:
         group_reader.close()
         records.close()
     reset = plan_state_reset(conn.admin, conn.plan, args.state_dir) if args.reset_state else None
-    _print_plan(conn, target, moves, reset, args.json)
+    # Without a reset, the internal topics stay: a barrier tells the tasks behind them which inputs are
+    # replayed on purpose (runtime/dedupe.py).
+    rewound = [(m.topic, m.partition) for m in moves if m.to_reprocess > 0]
+    barriers = {} if reset is not None or not rewound else {
+        t: counts[t] for t in conn.plan.internal_topics if t in counts}
+    _print_plan(conn, target, moves, reset, barriers, args.json)
+    _note_unguarded_copies(conn, counts)
     if args.dry_run:
         members = active_members(conn.admin, conn.group_id)
         if members is not None:
@@ -120,12 +130,36 @@ def handle(args: argparse.Namespace) -> int:
     if reset is not None:
         reset_state(conn.admin, reset, say)
         offsets.update(reset.internal_offsets)
+    elif barriers:
+        producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay"))
+        written = ops.write_barriers(producer, barriers, rewound)
+        say(f"wrote a replay barrier to {written} internal topic partitions: tasks behind them apply the "
+            "replayed records again")
     with progress("moving offsets", len(offsets), "partitions") as advance:
         ops.apply_offsets(conn.admin, conn.group_id, offsets)
         advance(len(offsets))
     say(f"done: the next run of {conn.plan.name!r} reprocesses {sum(max(0, m.to_reprocess) for m in moves):,} "
         "messages. If this command was interrupted, run it again: it is safe to repeat.")
     return 0
+
+
+def _note_unguarded_copies(conn: Connection, counts: dict[str, int]) -> None:
+    """Re-driven dead letters in inputs read by a sub-topology without state are applied whatever happened to
+    their originals (runtime/redrive.py): say so before a replay makes those originals count again."""
+    unguarded = {t for sub in conn.plan.subtopologies if not sub.stores for t in sub.external_topics}
+    if not unguarded or dlq_ops.ledger_topic(conn.plan.name) not in counts:
+        return
+    records = reader(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay")
+    try:
+        ledger = dlq_ops.read_ledger(records, conn.plan.name, True)
+    finally:
+        records.close()
+    found = [origin for origin, status in ledger.origins.items()
+             if status == "re-driven" and origin.split("[", 1)[0] in unguarded]
+    if found:
+        say(f"note: {len(found)} re-driven dead letters went back to {', '.join(sorted(unguarded))}, whose bolts keep "
+            "no state and so cannot tell a re-driven copy from its original: where a replayed original now succeeds, "
+            "both count (give a bolt of that stage a store to guard it)")
 
 
 def _confirm() -> None:
@@ -137,7 +171,7 @@ def _confirm() -> None:
 
 
 def _print_plan(conn: Connection, target: ops.Target, moves: list[ops.OffsetMove], reset: StateReset | None,
-                as_json: bool) -> None:
+                barriers: dict[str, int], as_json: bool) -> None:
     if as_json:
         print(json.dumps({
             "group": conn.group_id,
@@ -148,6 +182,7 @@ def _print_plan(conn: Connection, target: ops.Target, moves: list[ops.OffsetMove
                 "recreate_topics": [s.name for s in reset.topics],
                 "remove_local_dir": str(reset.local_dir),
             },
+            "replay_barrier": sorted(barriers),
         }, indent=2))
         return
     print(f"replay of group {conn.group_id!r} to {target.describe()}")
@@ -160,3 +195,5 @@ def _print_plan(conn: Connection, target: ops.Target, moves: list[ops.OffsetMove
     if reset is not None:
         print("state reset: delete and recreate " + ", ".join(s.name for s in reset.topics)
               + f"; remove {reset.local_dir}; internal topics restart from offset 0")
+    if barriers:
+        print("replay barrier (replayed records are applied again behind them): " + ", ".join(sorted(barriers)))

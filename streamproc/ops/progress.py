@@ -61,4 +61,4 @@ def summary(description: str, done: int, unit: str, seconds: float) -> str:
 
 def say(message: str) -> None:
     """A status line on stderr (stdout is for results)."""
-    _console.print(message, highlight=False)
+    _console.print(message, highlight=False, soft_wrap=True)  # one line, whatever the width: logs get grepped

@@ -11,14 +11,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from streamproc.errors import ConfigError
 from streamproc.kafka.reading import true_watermarks
 from streamproc.kafka.timestamps import offset_for_time
+from streamproc.runtime.dedupe import REPLAY_HEADER
 
 TargetKind = Literal["earliest", "latest", "datetime", "offset", "shift"]
 
@@ -152,3 +153,28 @@ def apply_offsets(admin: AdminClient, group_id: str, offsets: dict[tuple[str, in
     if failed:
         listed = ", ".join(f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in failed)
         raise ConfigError(f"moving offsets failed for {listed}")
+
+
+def write_barriers(producer: Producer, partitions: dict[str, int], rewound: Sequence[tuple[str, int]]) -> int:
+    """A replay barrier on every partition of these internal topics (runtime/dedupe.py says why), naming the
+    ``rewound`` input partitions: the records the replay derives from them are applied again downstream
+    instead of being taken for a crash's copies. Returns the number written; raises ConfigError unless
+    every one is acknowledged."""
+    errors: list[str] = []
+
+    def on_delivery(err: Any, msg: Any) -> None:
+        if err is not None:
+            errors.append(f"{msg.topic()}[{msg.partition()}]: {err}")
+
+    named = ",".join(f"{topic}:{partition}" for topic, partition in sorted(rewound)).encode()
+    count = 0
+    for topic, n in sorted(partitions.items()):
+        for partition in range(n):
+            producer.produce(topic, value=None, key=None, partition=partition, headers=[(REPLAY_HEADER, named)],
+                             on_delivery=on_delivery)
+            count += 1
+    remaining = producer.flush(30)
+    if remaining or errors:
+        raise ConfigError(f"writing replay barriers failed ({remaining} unacknowledged, {errors[:3]}); run the "
+                          "replay again: it is safe to repeat")
+    return count

@@ -10,6 +10,15 @@ restored from the same changelog as the state they protect.
 
 This relies on upstream bolts being deterministic: a replay must emit the same records in the
 same order.
+
+A deliberate replay (``streamproc replay --keep-state``) is not a crash: its records must be applied
+again. The command, run while every worker is stopped, writes a **replay barrier** (a record whose
+first header is ``REPLAY_HEADER``, naming the input partitions it rewound) to every partition of
+every internal topic. Everything upstream writes from then on comes after the barrier, and
+everything before it was written earlier, so a downstream task that reads the barrier forgets its
+marks for those input partitions: copies written before it are still recognised, the replay's
+records are applied. Marks of internal origins stay: a replay never rewinds an internal topic, so
+records it causes there have new offsets anyway.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ import orjson
 from streamproc.state.store import reserved_key
 
 ORIGIN_HEADER = "streamproc.origin"
+#: First header of a replay barrier on an internal topic (written by ``streamproc replay --keep-state``).
+REPLAY_HEADER = "streamproc.replay"
 #: A framework entry of every store of the task (store.py's reserved keys).
 MARKS_KEY = reserved_key("streamproc.marks")
 
@@ -65,6 +76,12 @@ class OriginMarks:
         self.marks[partition] = position
         self.dirty = True
         return True
+
+    def restart(self, partitions: bytes | None) -> None:
+        """A replay barrier naming ``topic:partition,...``: what follows from those is applied again."""
+        for partition in (partitions or b"").split(b","):
+            self.marks.pop(partition, None)
+        self.dirty = True
 
     def encode(self) -> bytes:
         return orjson.dumps({k.decode(): list(v) for k, v in self.marks.items()})

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from streamproc.errors import CorruptStateError, ProcessingError, ServiceError
 from streamproc.runtime.output import Output
+from streamproc.runtime.redrive import RedriveGuard, root_origin
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class ErrorPolicy:
         self.dead_lettered = 0
         self.skipped = 0
         self._last_log = 0.0
+        #: Per input partition, the guard of the task reading it (runtime/redrive.py); tasks register.
+        self.guards: dict[tuple[str, int], RedriveGuard] = {}
 
     def handle(self, error: ProcessingError, msg: Any) -> None:
         if isinstance(error.cause, (ServiceError, CorruptStateError)):
@@ -85,6 +88,9 @@ class ErrorPolicy:
             # The original timestamp, so that a re-driven message keeps its event time.
             self._output.send(self.topic, msg.key(), msg.value(), 0, headers, msg.timestamp()[1])
             self.dead_lettered += 1
+            guard = self.guards.get((topic, partition))
+            if guard is not None:  # so that a re-driven copy of this message is applied in its place
+                guard.dead_lettered(root_origin(msg.headers(), topic, partition, offset))
         else:
             self.skipped += 1
         now = time.monotonic()

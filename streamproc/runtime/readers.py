@@ -11,8 +11,9 @@ from typing import Any
 
 from streamproc.components import DEFAULT_STREAM, Tuple
 from streamproc.errors import ProcessingError
-from streamproc.runtime.dedupe import ORIGIN_HEADER, OriginMarks
+from streamproc.runtime.dedupe import ORIGIN_HEADER, REPLAY_HEADER, OriginMarks
 from streamproc.runtime.policy import ErrorPolicy
+from streamproc.runtime.redrive import REDRIVE_HEADER, RedriveGuard
 from streamproc.runtime.routing import SOURCE_TAG_HEADER, BoltRunner, Deliver, decode_internal_key
 from streamproc.serde.base import Serde, SerdeContext, fast_decoder
 
@@ -39,7 +40,7 @@ class SpoutReader(Reader):
     """An input topic of a KafkaSpout: decode key and value with the spout's serdes."""
 
     __slots__ = ("_delivers", "_fast_key", "_fast_value", "_key_ctx", "_key_de", "_only", "_spout", "_value_ctx",
-                 "_value_de")
+                 "_value_de", "guard")
 
     def __init__(
         self,
@@ -64,9 +65,16 @@ class SpoutReader(Reader):
         #: frame (the read loop does the runner's work inline).
         owner = getattr(delivers[0], "__self__", None) if len(delivers) == 1 else None
         self._only: BoltRunner | None = owner if isinstance(owner, BoltRunner) else None
+        #: Decides whether a re-driven dead letter is applied (runtime/redrive.py); None without state.
+        self.guard: RedriveGuard | None = None
 
     def read(self, msg: Any) -> None:
         offset = msg.offset()
+        headers = msg.headers()
+        if headers and headers[0][0] == REDRIVE_HEADER and self.guard is not None \
+                and not self.guard.admit(headers[0][1], self.topic, self.partition, offset):
+            self.next_offset = offset + 1
+            return
         try:
             try:
                 raw = msg.key()
@@ -89,7 +97,7 @@ class SpoutReader(Reader):
                         value = self._value_de(raw, self._value_ctx)
             except Exception as exc:
                 raise ProcessingError(self._spout, exc) from exc
-            tup = Tuple(key, value, self.topic, self.partition, offset, msg.timestamp()[1], msg.headers(),
+            tup = Tuple(key, value, self.topic, self.partition, offset, msg.timestamp()[1], headers,
                         DEFAULT_STREAM, self._spout)
             only = self._only
             if only is None:
@@ -169,6 +177,10 @@ class InternalReader(Reader):
             if self.marks is not None and not self.marks.admit(headers[0][1]):
                 return  # an upstream replay wrote this record again; its effect is already in the state
             headers = headers[1:]
+        elif headers and headers[0][0] == REPLAY_HEADER:  # a replay barrier (runtime/dedupe.py), not a tuple
+            if self.marks is not None:
+                self.marks.restart(headers[0][1])
+            return
         origin = self._single
         if origin is None:
             tag = headers[0][1] if headers and headers[0][0] == SOURCE_TAG_HEADER else None

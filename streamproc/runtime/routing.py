@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from streamproc.components import DEFAULT_STREAM, Bolt, Tuple
-from streamproc.errors import ProcessingError, SerdeError, StateError
+from streamproc.components import DEFAULT_STREAM, Bolt, Tuple, declared_streams
+from streamproc.errors import ProcessingError, SerdeError, StateError, TopologyError
 from streamproc.groupings import All, Custom, Fields, Global
 from streamproc.kafka.sink import KafkaSink
 from streamproc.metrics import Tally
@@ -27,6 +27,14 @@ Deliver = Callable[[Tuple], None]
 
 #: On an internal topic read by several (component, stream) pairs, names the pair a record came from.
 SOURCE_TAG_HEADER = "streamproc.from"
+
+
+class UndeclaredStream(TopologyError):
+    """A bolt emitted on a stream it does not declare: a typo would otherwise drop every such tuple."""
+
+    def __init__(self, component: str, stream: str, declared: list[str]) -> None:
+        super().__init__(f"bolt {component!r} emitted on stream {stream!r}, which it does not declare; it declares "
+                         f"{declared}. Declare a stream with streams = (...) on the bolt class")
 
 
 class BoltRunner:
@@ -68,7 +76,10 @@ class ComponentEmitter:
         self.component = component
         self.bolt = bolt
         self.emitted = emitted if emitted is not None else Tally()
-        self.streams = {stream: tuple(delivers) for stream, delivers in streams.items()}
+        #: Every stream the bolt declares (those without a subscriber deliver to nobody); an undeclared
+        #: stream misses this dict, and only that miss costs a check.
+        self.streams: dict[str, tuple[Deliver, ...]] = dict.fromkeys(declared_streams(type(bolt), component), ())
+        self.streams.update({stream: tuple(delivers) for stream, delivers in streams.items()})
         self._default = self.streams.get(DEFAULT_STREAM, ())
         #: The default stream's only subscriber, when it is a plain KafkaSink in this task: written
         #: to directly, without building a tuple for it (one output per input is the common case).
@@ -95,9 +106,11 @@ class ComponentEmitter:
             except Exception as exc:
                 raise ProcessingError(self._sink_id, exc) from exc
             return
-        delivers = self._default if stream == DEFAULT_STREAM else self.streams.get(stream, ())
+        delivers = self._default if stream == DEFAULT_STREAM else self.streams.get(stream)
         if not delivers:
-            return  # nobody subscribes to this stream (Storm drops such tuples too)
+            if delivers is None:
+                raise UndeclaredStream(self.component, stream, sorted(self.streams))
+            return  # nobody subscribes to this declared stream (Storm drops such tuples too)
         tup = Tuple(
             key,
             value,

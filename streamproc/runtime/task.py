@@ -21,6 +21,7 @@ from streamproc.runtime.dedupe import MARKS_KEY, OriginCounter, OriginMarks
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.readers import InternalReader, Reader, SpoutReader
+from streamproc.runtime.redrive import DEAD_PREFIX, RedriveGuard
 from streamproc.runtime.routing import BoltRunner, ComponentEmitter, Deliver, InternalWriter
 from streamproc.serde.base import Headers, Serde
 from streamproc.serde.json import JsonSerde
@@ -60,6 +61,9 @@ class Task:
         self._counters: dict[str, OriginCounter] = {}
         #: Dedupe marks for internal inputs; only a task with state can keep them durably.
         self.marks: OriginMarks | None = None
+        #: Dead-lettered inputs whose re-driven copy is still to come; only a task with state keeps it.
+        self.guard: RedriveGuard | None = None
+        self._policy = policy
         self.stores: dict[str, StorePartition] = {}
         self.bolts: dict[str, Bolt] = {}
         runners: dict[str, BoltRunner] = {}
@@ -141,11 +145,21 @@ class Task:
         return readers
 
     def load_marks(self) -> None:
-        """Read the dedupe marks the (restored) stores hold; call before the task processes anything."""
+        """Read the dedupe marks and the re-drive guard the (restored) stores hold; call before the task
+        processes anything."""
         internal = [r for r in self.readers.values() if isinstance(r, InternalReader)]
-        if not self.stores or not internal:
+        spouts = [r for r in self.readers.values() if isinstance(r, SpoutReader)]
+        if not self.stores:
             return
         first = next(iter(self.stores.values()))
+        if spouts:
+            stores = list(self.stores.values())
+            self.guard = RedriveGuard(lambda root: any(store.backend.get(DEAD_PREFIX + root) for store in stores))
+            for spout in spouts:
+                spout.guard = self.guard
+                self._policy.guards[(spout.topic, spout.partition)] = self.guard
+        if not internal:
+            return
         self.marks = OriginMarks.decode(first.backend.get(MARKS_KEY))
         for reader in internal:
             reader.marks = self.marks
@@ -187,6 +201,10 @@ class Task:
             encoded = self.marks.encode()
             for store in self.stores.values():
                 store.put_raw(MARKS_KEY, encoded)
+        if self.guard is not None and self.guard.pending:
+            for key, raw in self.guard.staged().items():
+                for store in self.stores.values():
+                    store.put_raw(key, raw)
 
         def produce(topic: str, key: bytes, value: bytes | None, partition: int, on_delivery: Any) -> None:
             send(topic, key, value, partition, headers, None, on_delivery)
@@ -209,12 +227,18 @@ class Task:
             store.commit_local(offsets)
         if self.marks is not None:
             self.marks.dirty = False
+        if self.guard is not None:
+            self.guard.pending.clear()
 
     def discard(self) -> None:
         for store in self.stores.values():
             store.discard()
 
     def close(self) -> None:
+        if self.guard is not None:
+            for reader in self.readers.values():
+                if self._policy.guards.get((reader.topic, reader.partition)) is self.guard:
+                    del self._policy.guards[(reader.topic, reader.partition)]
         for component, bolt in getattr(self, "bolts", {}).items():
             bolt._current = None  # no record context in teardown()
             try:

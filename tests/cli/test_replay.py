@@ -68,6 +68,32 @@ def test_replay_to_earliest_with_reset_state_counts_exactly_again(
     assert {e["key"]: e["value"] for e in map(json.loads, dump.out.splitlines())} == dict(wc.expected)
 
 
+def test_replay_with_keep_state_applies_the_inputs_again_behind_a_repartition_topic(
+    wordcount: MakeRun, broker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The counts sit behind the word count's repartition topic, whose dedupe skipped every replayed record."""
+    wc = wordcount(partitions=2)
+    wc.feed(600, seed=24)
+    wc.run_until_exact()
+    base = wc.cli_args()
+    dry = run_cli(capsys, "replay", *base, "--to-earliest", "--keep-state", "--dry-run")
+    assert f"replay barrier (replayed records are applied again behind them): {wc.name}-count-repartition" in dry.out
+    result = run_cli(capsys, "replay", *base, "--to-earliest", "--keep-state", "--yes")
+    assert result.code == 0, result.err
+    assert "wrote a replay barrier to 2 internal topic partitions" in result.err
+
+    doubled = {word: 2 * n for word, n in wc.expected.items()}
+    running = wc.start()
+    try:
+        wait_for(lambda: wc.latest_counts()[0] == doubled, 90, "every word counted a second time")
+        wait_for(lambda: sum(committed(broker, wc.name, wc.source, 2).values()) == 600, 30, "the commit")
+    finally:
+        assert running.stop() == 0
+    dump = run_cli(capsys, "state", "dump", *base, "counts", "--format", "json")
+    assert {e["key"]: e["value"] for e in map(json.loads, dump.out.splitlines())} == doubled
+    assert "replayed records skipped" not in running.log()
+
+
 def partition_counts_of(broker: str, topic: str) -> int:
     from confluent_kafka.admin import AdminClient
 

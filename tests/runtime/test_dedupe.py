@@ -52,3 +52,41 @@ def test_replayed_repartition_records_are_not_counted_twice(tmp_path: Path) -> N
     # All 7 records (4 originals and the 3 copies appended above) were applied before the restart.
     assert sum(t.marks.duplicates for t in again.tasks.values() if t.marks is not None) == 7
     again.close()
+
+
+def test_after_a_replay_barrier_replayed_records_are_applied_again(tmp_path: Path) -> None:
+    from streamproc.runtime.dedupe import REPLAY_HEADER
+
+    driver = TopologyTestDriver(wordcount(), partitions=2, state_dir=tmp_path)
+    driver.send("sentences", "a b a", partition=0)
+    driver.checkpoint()
+    first = driver.records("wc-count-repartition")
+    # A crash's copies written before the replay are still recognised...
+    for record in first:
+        driver.producer.produce(record.topic(), record.value(), record.key(), record.partition(),
+                                headers=record.headers())
+    # ...then `replay --keep-state` writes a barrier to each partition, and the replay writes the records again.
+    for partition in range(2):
+        driver.producer.produce("wc-count-repartition", None, None, partition,
+                                headers=[(REPLAY_HEADER, b"sentences:0")])
+    for record in first:
+        driver.producer.produce(record.topic(), record.value(), record.key(), record.partition(),
+                                headers=record.headers())
+    driver.drain()
+    assert driver.state("counts", "a") == 4 and driver.state("counts", "b") == 2
+    assert sum(t.marks.duplicates for t in driver.tasks.values() if t.marks is not None) == 3
+    # A crash after the replay: its copies come after the barrier, and the marks rebuilt since recognise them.
+    for record in first:
+        driver.producer.produce(record.topic(), record.value(), record.key(), record.partition(),
+                                headers=record.headers())
+    driver.drain()
+    assert driver.state("counts", "a") == 4 and driver.state("counts", "b") == 2
+    driver.close()
+
+
+def test_a_replay_barrier_forgets_only_the_marks_of_the_rewound_partitions() -> None:
+    marks = OriginMarks()
+    assert marks.admit(b"in:0:10:0") and marks.admit(b"in:1:10:0") and marks.admit(b"t-x-repartition:3:7:0")
+    marks.restart(b"in:0,other:2")
+    assert marks.admit(b"in:0:10:0")  # replayed on purpose
+    assert not marks.admit(b"in:1:10:0") and not marks.admit(b"t-x-repartition:3:7:0")  # still a crash's copies
