@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
+from streamproc.kafka.memory import MemoryBroker
 from streamproc.runtime.redrive import DEAD_PREFIX, REDRIVE_HEADER, RedriveGuard
 from streamproc.testing import TopologyTestDriver
 
@@ -52,15 +53,16 @@ def test_a_copy_is_applied_once_in_place_of_its_dead_lettered_original(tmp_path:
 
 def test_the_set_of_dead_lettered_origins_is_committed_with_the_state(tmp_path: Path) -> None:
     Total.strict = True
-    with TopologyTestDriver(totals(), on_error="dlq", state_dir=tmp_path) as driver:
+    broker = MemoryBroker()
+    with TopologyTestDriver(totals(), on_error="dlq", state_dir=tmp_path, broker=broker) as driver:
         driver.send("orders", {"n": -7}, key="c", partition=0)
         driver.checkpoint()
     Total.strict = False
-    with TopologyTestDriver(totals(), on_error="dlq", state_dir=tmp_path) as driver:  # a restart
+    with TopologyTestDriver(totals(), on_error="dlq", state_dir=tmp_path, broker=broker) as driver:  # a restart
         driver.send("orders", {"n": 1}, key="c", partition=0, headers=copy_of(0))
         assert driver.state("totals", "c") == 1
         driver.checkpoint()
-    with TopologyTestDriver(totals(), on_error="dlq", state_dir=tmp_path) as driver:  # and another
+    with TopologyTestDriver(totals(), on_error="dlq", state_dir=tmp_path, broker=broker) as driver:  # and another
         driver.send("orders", {"n": 1}, key="c", partition=0, headers=copy_of(0))  # the copy was applied before
         assert driver.state("totals", "c") == 1
 

@@ -33,10 +33,9 @@ def test_declared_streams_deliver_and_an_undeclared_one_raises_naming_the_bolt()
         assert [r.value["stream"] for r in driver.output("alerts-out")] == ["alerts"]
         assert [r.value["stream"] for r in driver.output("rest-out")] == ["default"]
         [letter] = driver.dead_letters()
-        headers = dict(letter.headers() or [])
-        assert headers["streamproc.component"] == b"route"
-        assert headers["streamproc.error.type"] == b"UndeclaredStream"
-        assert headers["streamproc.error"].decode() == (
+        assert letter.component == "route"
+        assert letter.error_type == "UndeclaredStream"
+        assert letter.error == (
             "bolt 'route' emitted on stream 'invalidd', which it does not declare; it declares "
             "['alerts', 'default', 'quiet']. Declare a stream with streams = (...) on the bolt class")
 
