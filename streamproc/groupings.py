@@ -4,6 +4,11 @@ Shuffle keeps the tuple in-process: the partition is already the unit of paralle
 task is as good as another and the cheapest is the current one. Every other grouping needs the
 tuple to reach a particular partition, so the topology is cut there and the tuple travels
 through an internal topic (see ``streamproc.plan``).
+
+Each grouping knows everything that differs between groupings: its internal topic's kind, the
+fields it needs, the key a tuple travels under and the partition it goes to. Planning,
+validation and the writer of internal topics (streamproc.runtime.routing) ask it, so that a new
+grouping is one class here.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ if TYPE_CHECKING:
 
 #: A custom grouping picks the partition of the internal topic: fn(tuple, partition_count) -> partition.
 Partitioner = Callable[["Tuple", int], int]
+
+#: ``Grouping.partition``: let the producer's partitioner choose by the key (Kafka's murmur2).
+BY_KEY = -1
+#: ``Grouping.partition``: a copy to every partition.
+EVERY = -2
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,26 @@ class Grouping:
     @property
     def single_partition(self) -> bool:
         return False
+
+    @property
+    def topic_suffix(self) -> str:
+        """The internal topic is ``<topology>-<bolt>-<suffix>``."""
+        return "repartition"
+
+    @property
+    def required_fields(self) -> Sequence[str]:
+        """Fields the upstream's dict values must have (checked at build time where they are declared)."""
+        return ()
+
+    def key(self, tup: Tuple) -> Any:
+        """The key the tuple travels under on the internal topic (the downstream ``tup.key``). Raises
+        KeyError, IndexError or TypeError when the tuple does not have what the grouping needs."""
+        return tup.key
+
+    def partition(self, tup: Tuple, partitions: int) -> int:
+        """The internal topic partition for the tuple: 0..partitions-1, BY_KEY or EVERY. Raises
+        ValueError for a partition that does not exist."""
+        return BY_KEY
 
 
 @dataclass(frozen=True)
@@ -67,9 +97,14 @@ class Fields(Grouping):
     def name(self) -> str:
         return f"fields({', '.join(self.fields)})"
 
-    def key_of(self, value: Any) -> Any:
-        """The grouping key: the field's value, or a tuple of values for several fields."""
+    @property
+    def required_fields(self) -> Sequence[str]:
+        return self.fields
+
+    def key(self, tup: Tuple) -> Any:
+        """The field's value, or a tuple of values for several fields."""
         fields = self.fields
+        value = tup.value
         if len(fields) == 1:
             return value[fields[0]]
         return tuple(value[f] for f in fields)
@@ -80,6 +115,9 @@ class All(Grouping):
     @property
     def name(self) -> str:
         return "all"
+
+    def partition(self, tup: Tuple, partitions: int) -> int:
+        return EVERY
 
 
 @dataclass(frozen=True)
@@ -92,6 +130,13 @@ class Global(Grouping):
     def single_partition(self) -> bool:
         return True
 
+    @property
+    def topic_suffix(self) -> str:
+        return "global"
+
+    def partition(self, tup: Tuple, partitions: int) -> int:
+        return 0
+
 
 @dataclass(frozen=True)
 class Custom(Grouping):
@@ -101,3 +146,10 @@ class Custom(Grouping):
     def name(self) -> str:
         fn = self.partitioner
         return f"custom({getattr(fn, '__name__', 'fn')})"
+
+    def partition(self, tup: Tuple, partitions: int) -> int:
+        assert self.partitioner is not None
+        chosen = self.partitioner(tup, partitions)
+        if type(chosen) is not int or not 0 <= chosen < partitions:
+            raise ValueError(f"custom partitioner returned {chosen!r}, outside 0..{partitions - 1}")
+        return chosen

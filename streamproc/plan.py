@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from streamproc.errors import ConfigError
-from streamproc.groupings import Global, Grouping
+from streamproc.groupings import Grouping
 from streamproc.kafka.spout import KafkaSpout
 from streamproc.state.changelog import changelog_topic
 from streamproc.state.store import Store
@@ -161,8 +161,7 @@ def check_assignor(plan: Plan, assignor: str) -> str:
 
 
 def internal_topic_name(topology: str, bolt: str, grouping: Grouping) -> str:
-    suffix = "global" if isinstance(grouping, Global) else "repartition"
-    return f"{topology}-{bolt}-{suffix}"
+    return f"{topology}-{bolt}-{grouping.topic_suffix}"
 
 
 def build_plan(topology: Topology) -> Plan:

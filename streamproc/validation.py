@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from streamproc.components import DEFAULT_STREAM
 from streamproc.errors import TopologyError
-from streamproc.groupings import Fields, Global
+from streamproc.groupings import Global
 from streamproc.kafka.sink import KafkaSink
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _check_fields(topology: Topology) -> None:
 
     for spec in topology.bolts.values():
         for inp in spec.inputs:
-            if not isinstance(inp.grouping, Fields):
+            if not inp.grouping.required_fields:
                 continue
             if inp.source in topology.spouts:
                 spout = topology.spouts[inp.source]
@@ -101,7 +101,7 @@ def _check_fields(topology: Topology) -> None:
                 what = f"bolt {inp.source!r} stream {inp.stream!r}"
             if available is None:
                 continue  # unknown until run time; checked per tuple with a clear error
-            missing = [f for f in inp.grouping.fields if f not in available]
+            missing = [f for f in inp.grouping.required_fields if f not in available]
             if missing:
                 has = f"fields {list(available)}" if available else "values without fields"
                 raise TopologyError(

@@ -14,7 +14,7 @@ import orjson
 
 from streamproc.components import DEFAULT_STREAM, Bolt, Tuple, declared_streams
 from streamproc.errors import ProcessingError, SerdeError, StateError, TopologyError
-from streamproc.groupings import All, Custom, Fields, Global
+from streamproc.groupings import EVERY
 from streamproc.kafka.sink import KafkaSink
 from streamproc.metrics import Tally
 from streamproc.plan import Route
@@ -156,18 +156,16 @@ class InternalWriter:
 
     def deliver(self, tup: Tuple) -> None:
         grouping = self._route.grouping
-        key = tup.key
-        if isinstance(grouping, Fields):
-            try:
-                key = grouping.key_of(tup.value)
-            except (KeyError, IndexError, TypeError) as exc:
-                raise ProcessingError(
-                    self._route.source,
-                    SerdeError(
-                        f"fields grouping of {self._route.target!r} on {list(grouping.fields)} needs a dict value with "
-                        f"those fields; {self._route.source!r} emitted {type(tup.value).__name__} {tup.value!r:.80}"
-                    ),
-                ) from exc
+        try:
+            key = grouping.key(tup)
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ProcessingError(
+                self._route.source,
+                SerdeError(
+                    f"{grouping.name} grouping of {self._route.target!r} needs a dict value with those fields; "
+                    f"{self._route.source!r} emitted {type(tup.value).__name__} {tup.value!r:.80}"
+                ),
+            ) from exc
         try:
             raw_key = encode_internal_key(key)
             raw_value = self._serialize(tup.value, self._ctx)
@@ -179,20 +177,12 @@ class InternalWriter:
             headers += self._tag
         if tup.headers:
             headers += tup.headers
-        if isinstance(grouping, All):
-            for partition in range(self._partitions):
-                self._output.send(self._topic, raw_key, raw_value, partition, headers, tup.timestamp)
+        try:
+            partition = grouping.partition(tup, self._partitions)
+        except Exception as exc:
+            raise ProcessingError(self._route.source, exc) from exc
+        if partition == EVERY:
+            for each in range(self._partitions):
+                self._output.send(self._topic, raw_key, raw_value, each, headers, tup.timestamp)
             return
-        if isinstance(grouping, Global):
-            partition = 0
-        elif isinstance(grouping, Custom):
-            assert grouping.partitioner is not None
-            partition = grouping.partitioner(tup, self._partitions)
-            if not 0 <= partition < self._partitions:
-                raise ProcessingError(
-                    self._route.source,
-                    ValueError(f"custom partitioner returned {partition}, outside 0..{self._partitions - 1}"),
-                )
-        else:
-            partition = -1  # by key, with the producer's murmur2 partitioner
         self._output.send(self._topic, raw_key, raw_value, partition, headers, tup.timestamp)
