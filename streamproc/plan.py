@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from streamproc.errors import ConfigError
 from streamproc.groupings import Grouping
+from streamproc.kafka.sink import KafkaSink
 from streamproc.kafka.spout import KafkaSpout
 from streamproc.state.changelog import changelog_topic
 from streamproc.state.store import Store
@@ -87,8 +88,6 @@ class Plan:
 
     def sinks(self) -> dict[str, str]:
         """KafkaSink component -> the topic it writes."""
-        from streamproc.kafka.sink import KafkaSink
-
         return {c: spec.bolt.topic for c, spec in self.bolts.items() if isinstance(spec.bolt, KafkaSink)}
 
     def sink_topics(self) -> list[str]:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from streamproc.components import DEFAULT_STREAM, Bolt
-from streamproc.components import declared_streams as streams_of
 from streamproc.errors import TopologyError
 from streamproc.groupings import All, Custom, Fields, Global, Grouping, LocalOrShuffle, Partitioner, Shuffle
 from streamproc.kafka.spout import KafkaSpout
+from streamproc.plan import build_plan
 from streamproc.serde.base import Serde
+from streamproc.validation import validate
 
 if TYPE_CHECKING:
     from streamproc.plan import Plan
@@ -146,13 +147,6 @@ class Topology:
 
     def build(self) -> Plan:
         """Validate the whole graph and cut it into sub-topologies; raises TopologyError naming the component."""
-        from streamproc.plan import build_plan
-        from streamproc.validation import validate
-
         validate(self)
         return build_plan(self)
 
-
-def declared_streams(spec: BoltSpec) -> dict[str, tuple[str, ...] | None]:
-    """The streams a bolt declares, each with the fields it declares for it (None when it names none)."""
-    return streams_of(spec.bolt_class, spec.id)

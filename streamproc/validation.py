@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from streamproc.components import DEFAULT_STREAM
+from streamproc.components import declared_streams as streams_of
 from streamproc.errors import TopologyError
 from streamproc.groupings import Global
 from streamproc.kafka.sink import KafkaSink
 
 if TYPE_CHECKING:
-    from streamproc.topology import Topology
+    from streamproc.topology import BoltSpec, Topology
+
+
+def declared_streams(spec: BoltSpec) -> dict[str, tuple[str, ...] | None]:
+    """The streams a bolt declares, each with the fields it declares for it (None when it names none)."""
+    return streams_of(spec.bolt_class, spec.id)
 
 
 def validate(topology: Topology) -> None:
@@ -24,8 +30,6 @@ def validate(topology: Topology) -> None:
 
 
 def _check_inputs(topology: Topology) -> None:
-    from streamproc.topology import declared_streams
-
     for spec in topology.bolts.values():
         declared_streams(spec)  # a malformed declaration fails here, even on a bolt nobody subscribes to
         if not spec.inputs:
@@ -86,8 +90,6 @@ def _check_acyclic(topology: Topology) -> None:
 
 
 def _check_fields(topology: Topology) -> None:
-    from streamproc.topology import declared_streams
-
     for spec in topology.bolts.values():
         for inp in spec.inputs:
             if not inp.grouping.required_fields:
