@@ -47,7 +47,7 @@ class KeyedState:
     def _prefix(self) -> bytes:
         try:
             return self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
-        except (KeyError, AttributeError):
+        except (KeyError, AttributeError, TypeError):  # not cached, no tuple, or an unhashable key
             return self._encode_current()
 
     def _encode_current(self) -> bytes:
@@ -94,7 +94,7 @@ class KeyedState:
         """The key's own value, or ``default`` when it has none."""
         try:
             prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
-        except (KeyError, AttributeError):
+        except (KeyError, AttributeError, TypeError):  # not cached, no tuple, or an unhashable key
             prefix = self._encode_current()
         value = self._cache.get(prefix, MISSING)
         if value is MISSING or value is DELETED:
@@ -105,7 +105,7 @@ class KeyedState:
         """Set the key's own value. The object is kept by reference until the checkpoint encodes it."""
         try:
             prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
-        except (KeyError, AttributeError):
+        except (KeyError, AttributeError, TypeError):  # not cached, no tuple, or an unhashable key
             prefix = self._encode_current()
         self._cache[prefix] = value
 
