@@ -116,25 +116,13 @@ class SpoutReader(Reader):
         self.next_offset = offset + 1
 
 
-class OffsetGap(Exception):
-    """A reader that expects contiguous offsets got a message past the one it expected; it handled nothing."""
-
-    def __init__(self, reader: Reader, expected: int, found: int) -> None:
-        super().__init__(f"{reader.topic}[{reader.partition}]: expected offset {expected}, got {found}")
-        self.reader = reader
-        self.expected = expected
-        self.found = found
-
-
 class InternalReader(Reader):
     """An internal topic: the key is the grouping key (JSON), the value is in the route's serde.
 
-    With ``marks`` (the task has state), records an upstream task wrote twice are skipped. With
-    ``contiguous`` set (see ``expect_contiguous``), a message past the expected offset raises
-    OffsetGap instead of being handled (streamproc.kafka.continuity says why).
+    With ``marks`` (the task has state), records an upstream task wrote twice are skipped.
     """
 
-    __slots__ = ("_ctx", "_deliver", "_origins", "_single", "contiguous", "marks")
+    __slots__ = ("_ctx", "_deliver", "_origins", "_single", "marks")
 
     def __init__(
         self,
@@ -151,20 +139,9 @@ class InternalReader(Reader):
         self._origins = dict(origins)
         self._single = next(iter(origins.values())) if len(origins) == 1 else None
         self._ctx = SerdeContext(topic, is_key=False)
-        self.contiguous = False
-
-    def expect_contiguous(self, start: int | None) -> None:
-        """Check every offset from now on; ``start`` is where the consumer resumes (the committed offset),
-        if known. Only for a topic with no compaction and no transaction markers."""
-        self.contiguous = True
-        if self.next_offset is None:
-            self.next_offset = start
 
     def read(self, msg: Any) -> None:
         offset = msg.offset()
-        expected = self.next_offset
-        if offset != expected and self.contiguous and expected is not None:
-            raise OffsetGap(self, expected, offset)
         try:
             self._read(msg)
         except ProcessingError as error:

@@ -33,6 +33,8 @@ class WorkerSettings:
     #: The consumer group's partition assignor: "range" (default; co-locates partition p of every input of a
     #: sub-topology) or "cooperative-sticky" (moves only the partitions that must move on a rebalance).
     assignor: str = "range"
+    #: The broker's workarounds to use (streamproc.kafka.quirks): "auto" asks the broker which it is.
+    broker_quirks: str = "auto"
     #: Warm copies of the stores of this many neighbouring partitions on each side (runtime/standby.py).
     standby_replicas: int = 0
     #: Stop when this process is no longer our parent (the supervisor died).

@@ -19,12 +19,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from streamproc.kafka.continuity import ContiguousConsumer
 from streamproc.metrics import Tally
 from streamproc.plan import Plan, SubTopology
 from streamproc.runtime.dispatch import Read
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
-from streamproc.runtime.readers import InternalReader
 from streamproc.runtime.standby import StandbyKeeper
 from streamproc.runtime.task import Task
 from streamproc.state.changelog import TopicPartition as TP
@@ -54,11 +54,12 @@ class TaskManager:
         *,
         standby: StandbyKeeper | None = None,
         emitted: Callable[[str], Tally] | None = None,
-        contiguous: bool = False,
+        contiguous: ContiguousConsumer | None = None,
     ) -> None:
-        """``partitions``: the partition count of every topic the plan reads or writes. ``contiguous``:
-        internal topics hold no compaction gaps or transaction markers (at-least-once), so their readers
-        check that offsets follow one another (streamproc.kafka.continuity)."""
+        """``partitions``: the partition count of every topic the plan reads or writes. ``contiguous``: the
+        consumer adapter that re-reads fetch gaps, where the broker needs it and internal topics have no
+        gaps of their own (at-least-once: no compaction, no transaction markers); the internal topics of
+        running tasks are checked (streamproc.kafka.continuity)."""
         self.plan = plan
         self.partitions = partitions
         self._output = output
@@ -165,14 +166,16 @@ class TaskManager:
         self._states[key] = TaskState.RUNNING
         tps = [(topic, task.partition) for topic in task.sub.source_topics]
         for tp in tps:
-            reader = task.readers[tp[0]]
-            if self._contiguous and isinstance(reader, InternalReader):
-                reader.expect_contiguous(self.committed.get(tp))
-            self.readers[tp] = reader.read
+            if self._contiguous is not None and tp[0] in self.plan.internal_topics:
+                self._contiguous.expect(tp[0], tp[1], self.committed.get(tp))
+            self.readers[tp] = task.readers[tp[0]].read
         log.info("task %s ready: processing %s", task.id, ", ".join(f"{t}[{p}]" for t, p in tps))
         return tps
 
     def _close(self, partitions: Iterable[TP], discard: bool) -> None:
+        partitions = list(partitions)
+        if self._contiguous is not None:
+            self._contiguous.forget(partitions)
         keys = set()
         for tp in partitions:
             self.readers.pop(tp, None)

@@ -23,9 +23,10 @@ from confluent_kafka import OFFSET_INVALID, TIMESTAMP_NOT_AVAILABLE, Consumer, T
 
 from streamproc.errors import CheckpointError
 from streamproc.kafka import admin as kadmin
-from streamproc.kafka import reading
+from streamproc.kafka import quirks, reading
 from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import admin_config, consumer_config, producer_config, restore_consumer_config
+from streamproc.kafka.continuity import ContiguousConsumer
 from streamproc.kafka.topics import prepare_topics
 from streamproc.metrics import RuntimeMetrics
 from streamproc.plan import Plan, check_assignor
@@ -91,6 +92,7 @@ class Worker:
         admin = kadmin.connect(admin_config(s.bootstrap_servers, s.overrides, self._client_id), s.connect_timeout)
         self.partitions = prepare_topics(admin, self.plan, s.bootstrap_servers, s.create_inputs,
                                          s.on_error == "dlq", s.replication_factor)
+        self.quirks = quirks.choose(s.broker_quirks, admin, s.connect_timeout)
 
     def _create_clients(self) -> None:
         s = self.settings
@@ -109,7 +111,7 @@ class Worker:
             new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos),
                          "restore consumer"),
             on_restored=self.metrics.restored,
-            true_end=self._true_end,
+            true_end=self._true_end if self.quirks.stale_end_offsets else None,
         )
         self.checkpointer = Checkpointer(self.output, self._commit)
         if s.standby_replicas and self.plan.stores:
@@ -117,10 +119,18 @@ class Worker:
                 self.plan, reading.reader(s.bootstrap_servers, s.overrides, self._client_id + "-standby"),
                 s.state_dir, s.standby_replicas)
         # Internal topics have no compaction, and no transaction markers unless under exactly-once: their
-        # offsets are then contiguous, and a fetch that skips some is read again (streamproc.kafka.continuity).
+        # offsets are then contiguous, and on a broker whose fetches can skip records, a fetch that skips
+        # some is read again (streamproc.kafka.continuity).
+        self.fetch: Any = self.consumer
+        contiguous = None
+        if self.quirks.fetch_gaps and not eos:
+            contiguous = self.fetch = ContiguousConsumer(self.consumer, self._real_gap)
         self.tasks = TaskManager(self.plan, self.partitions, self.output, self.policy, s.state_dir, self.restorer,
-                                 standby=self.standby, emitted=self.metrics.emitted_tally, contiguous=not eos)
-        self.dispatcher = Dispatcher(self.consumer, self.tasks.readers, self._consumed, self.metrics)
+                                 standby=self.standby, emitted=self.metrics.emitted_tally, contiguous=contiguous)
+        self.dispatcher = Dispatcher(self.tasks.readers, self._consumed, self.metrics)
+
+    def _real_gap(self, topic: str, partition: int, first_missing: int, found: int) -> None:
+        self.metrics.error("consumer", "OFFSET_GAP")
 
     def _group_metadata(self) -> Any:
         return self.consumer.consumer_group_metadata()
@@ -143,8 +153,9 @@ class Worker:
         topics = self.plan.source_topics()
         self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         self._waiting = AssignmentWait.for_worker(self.settings, self._client_id, self.consumer)
-        log.info("worker %d of %r joined group %r, reading %s (%s)",
-                 self.settings.worker_index, self.plan.name, self.settings.group_id, topics, guarantee)
+        log.info("worker %d of %r joined group %r, reading %s (%s; broker workarounds: %s)",
+                 self.settings.worker_index, self.plan.name, self.settings.group_id, topics, guarantee,
+                 self.quirks.name)
         try:
             self._loop()
             self.checkpoint()
@@ -158,7 +169,7 @@ class Worker:
         interval = self.settings.commit_interval
         next_checkpoint = time.monotonic() + interval
         batch_size = self.settings.batch_size
-        consume = self.consumer.consume
+        consume = self.fetch.consume
         poll_producer = self.output.poll
         standby = self.standby
         while not self._stopping:
@@ -311,7 +322,6 @@ class Worker:
 
     def _close_tasks(self, partitions: list[Any], kind: str) -> None:
         tps = [(tp.topic, tp.partition) for tp in partitions]
-        self.dispatcher.forget(tps)
         if kind == "lost":
             self.tasks.lose(tps)
         else:

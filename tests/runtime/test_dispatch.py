@@ -1,5 +1,7 @@
-"""Dispatcher: every message reaches its partition's reader once, in order, and a fetch that skipped
-offsets of a contiguous internal topic is read again rather than believed.
+"""The worker's read path on a broker whose fetches can skip records: the consumer adapter
+(streamproc.kafka.continuity.ContiguousConsumer) in front of the Dispatcher. Every message reaches its
+partition's reader once, in order, and a fetch that skipped offsets of a contiguous internal topic is
+read again rather than believed.
 
 The unit tests feed batches by hand; the integration tests read the embedded broker with a real
 consumer: real gaps (transaction markers) and a simulated race (a batch with its first messages
@@ -16,6 +18,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamproc.components import Tuple
+from streamproc.kafka.continuity import ContiguousConsumer
 from streamproc.metrics import RuntimeMetrics, Tally
 from streamproc.runtime.dispatch import Dispatcher
 from streamproc.runtime.output import Output
@@ -48,7 +51,8 @@ class Harness:
         self.metrics = RuntimeMetrics("t")
         self.tally = Tally()
         self.routes: dict[tuple[str, int], Any] = {}
-        self.dispatcher = Dispatcher(consumer, self.routes, {topic: self.tally}, self.metrics)
+        self.adapter = ContiguousConsumer(consumer, lambda *gap: self.metrics.error("consumer", "OFFSET_GAP"))
+        self.dispatcher = Dispatcher(self.routes, {topic: self.tally}, self.metrics)
         self.delivered: dict[int, list[int]] = {p: [] for p in range(partitions)}
         self.readers: dict[int, InternalReader] = {}
         policy = ErrorPolicy("fail", "t", cast(Output, None))
@@ -58,9 +62,12 @@ class Harness:
 
             reader = InternalReader(topic, p, policy, deliver, {b"split/default": ("split", "default", JsonSerde())})
             if contiguous:
-                reader.expect_contiguous(start)
+                self.adapter.expect(topic, p, start)
             self.readers[p] = reader
             self.routes[(topic, p)] = reader.read
+
+    def dispatch(self, messages: list[Any]) -> None:
+        self.dispatcher.dispatch(self.adapter.admit(messages))
 
 
 def batch(*spec: tuple[int, int]) -> list[Any]:
@@ -71,7 +78,7 @@ def batch(*spec: tuple[int, int]) -> list[Any]:
 def test_contiguous_batches_reach_their_readers_in_order() -> None:
     consumer = SeekRecorder()
     h = Harness(consumer, "rep", 2, start=0)
-    h.dispatcher.dispatch(batch((0, 0), (0, 1), (1, 0), (0, 2), (1, 1)))
+    h.dispatch(batch((0, 0), (0, 1), (1, 0), (0, 2), (1, 1)))
     assert h.delivered == {0: [0, 1, 2], 1: [0, 1]}
     assert consumer.seeks == []
     assert h.tally.count == 5
@@ -81,13 +88,13 @@ def test_contiguous_batches_reach_their_readers_in_order() -> None:
 def test_a_gap_is_read_again_and_the_partition_rest_of_the_batch_dropped() -> None:
     consumer = SeekRecorder()
     h = Harness(consumer, "rep", 2, start=0)
-    h.dispatcher.dispatch(batch((0, 0), (0, 1), (0, 5), (0, 6), (1, 0), (0, 7), (1, 1)))
+    h.dispatch(batch((0, 0), (0, 1), (0, 5), (0, 6), (1, 0), (0, 7), (1, 1)))
     assert consumer.seeks == [("rep", 0, 2)]
     assert h.delivered == {0: [0, 1], 1: [0, 1]}, "partition 1 goes on; partition 0 stops at the gap"
     assert h.readers[0].next_offset == 2
 
     # The consumer, sought back, delivers the missing records and what follows them.
-    h.dispatcher.dispatch(batch((0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (0, 7)))
+    h.dispatch(batch((0, 2), (0, 3), (0, 4), (0, 5), (0, 6), (0, 7)))
     assert h.delivered[0] == [0, 1, 2, 3, 4, 5, 6, 7]
     assert h.tally.count == 10, "records consumed: the dropped ones count once, when they come again"
     assert gap_errors(h.metrics) == 0
@@ -96,8 +103,8 @@ def test_a_gap_is_read_again_and_the_partition_rest_of_the_batch_dropped() -> No
 def test_a_gap_that_comes_back_the_same_is_believed_and_counted() -> None:
     consumer = SeekRecorder()
     h = Harness(consumer, "rep", 1, start=0)
-    h.dispatcher.dispatch(batch((0, 0), (0, 3), (0, 4)))
-    h.dispatcher.dispatch(batch((0, 3), (0, 4)))  # read again from 1: offsets 1-2 are markers, say
+    h.dispatch(batch((0, 0), (0, 3), (0, 4)))
+    h.dispatch(batch((0, 3), (0, 4)))  # read again from 1: offsets 1-2 are markers, say
     assert consumer.seeks == [("rep", 0, 1)]
     assert h.delivered[0] == [0, 3, 4]
     assert h.readers[0].next_offset == 5
@@ -107,7 +114,7 @@ def test_a_gap_that_comes_back_the_same_is_believed_and_counted() -> None:
 def test_the_first_message_after_an_assignment_is_checked_against_the_committed_offset() -> None:
     consumer = SeekRecorder()
     h = Harness(consumer, "rep", 1, start=40)
-    h.dispatcher.dispatch(batch((0, 42),))
+    h.dispatch(batch((0, 42),))
     assert consumer.seeks == [("rep", 0, 40)]
     assert h.delivered[0] == []
 
@@ -115,7 +122,7 @@ def test_the_first_message_after_an_assignment_is_checked_against_the_committed_
 def test_without_a_committed_offset_the_first_message_sets_the_expectation() -> None:
     consumer = SeekRecorder()
     h = Harness(consumer, "rep", 1, start=None)
-    h.dispatcher.dispatch(batch((0, 7), (0, 8)))
+    h.dispatch(batch((0, 7), (0, 8)))
     assert h.delivered[0] == [7, 8]
     assert consumer.seeks == []
 
@@ -124,7 +131,7 @@ def test_readers_not_asked_for_contiguity_take_gaps_as_they_come() -> None:
     """Under exactly-once, transaction markers leave a gap after every transaction."""
     consumer = SeekRecorder()
     h = Harness(consumer, "rep", 1, contiguous=False)
-    h.dispatcher.dispatch(batch((0, 0), (0, 2), (0, 4)))
+    h.dispatch(batch((0, 0), (0, 2), (0, 4)))
     assert h.delivered[0] == [0, 2, 4]
     assert consumer.seeks == []
 
@@ -132,11 +139,13 @@ def test_readers_not_asked_for_contiguity_take_gaps_as_they_come() -> None:
 def test_a_forgotten_partition_forgets_the_gap_it_was_rereading() -> None:
     consumer = SeekRecorder()
     h = Harness(consumer, "rep", 1, start=0)
-    h.dispatcher.dispatch(batch((0, 0), (0, 2)))  # offset 1 missing: read again
-    h.dispatcher.forget([("rep", 0)])
-    h.dispatcher.dispatch(batch((0, 2)))  # the same gap, but not remembered: read again, not believed
+    h.dispatch(batch((0, 0), (0, 2)))  # offset 1 missing: read again
+    h.adapter.forget([("rep", 0)])
+    h.dispatch(batch((0, 2)))  # given up: no longer checked at all
+    h.adapter.expect("rep", 0, 1)  # assigned again, resuming at 1
+    h.dispatch(batch((0, 2)))  # the same gap, but not remembered: read again, not believed
     assert consumer.seeks == [("rep", 0, 1), ("rep", 0, 1)]
-    assert h.delivered[0] == [0]
+    assert h.delivered[0] == [0, 2]  # the unchecked delivery, and nothing after the second gap
 
 
 # --- against the embedded broker -----------------------------------------------------------------
@@ -158,7 +167,7 @@ def consume_until(consumer: Consumer, h: Harness, partition: int, count: int,
         messages = consumer.consume(1000, 0.2)
         if hidden[0] and messages:
             messages, hidden[0] = messages[hidden[0]:], 0
-        h.dispatcher.dispatch(messages)
+        h.dispatch(messages)
         return len(h.delivered[partition]) >= count
 
     wait_for(step, 30, f"{count} records dispatched", interval=0)

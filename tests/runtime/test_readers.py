@@ -16,7 +16,7 @@ from streamproc.kafka.memory import MemoryBroker, MemoryMessage, MemoryProducer
 from streamproc.runtime.dedupe import ORIGIN_HEADER, OriginMarks
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy, OnError, StopProcessing
-from streamproc.runtime.readers import InternalReader, OffsetGap, SpoutReader
+from streamproc.runtime.readers import InternalReader, SpoutReader
 from streamproc.runtime.routing import SOURCE_TAG_HEADER, BoltRunner
 from streamproc.serde.json import JsonSerde
 from streamproc.serde.simple import IntSerde, StrSerde
@@ -104,15 +104,11 @@ def test_an_internal_reader_of_several_sources_needs_their_tag() -> None:
         reader.read(rep(1, "in:0:2:0", b"1"))
 
 
-def test_a_contiguous_internal_reader_raises_on_a_gap_and_handles_nothing() -> None:
+def test_an_internal_reader_takes_offsets_as_they_come() -> None:
+    """Gaps are the consumer adapter's business (streamproc.kafka.continuity), not the reader's."""
     reader, got = internal_reader()
-    reader.expect_contiguous(10)
-    with pytest.raises(OffsetGap) as gap:
-        reader.read(rep(12, "in:0:1:0", b'"x"'))
-    assert (gap.value.expected, gap.value.found) == (10, 12)
-    assert got == [] and reader.next_offset == 10
-    reader.read(rep(10, "in:0:1:0", b'"x"'))
-    assert reader.next_offset == 11
+    reader.read(rep(12, "in:0:1:0", b'"x"'))
+    assert [t.offset for t in got] == [12] and reader.next_offset == 13
 
 
 def test_processing_errors_name_the_component() -> None:

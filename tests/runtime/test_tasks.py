@@ -53,7 +53,7 @@ def test_the_driver_reads_a_fetch_gap_again_through_the_dispatch_loop(caplog: py
         driver.send("sentences", "a b")
         end = len(driver.records("wc-count-repartition"))
         driver.broker.hide_once("wc-count-repartition", 0, [end])  # the first of the next records
-        with caplog.at_level(logging.INFO, logger="streamproc.runtime.dispatch"):
+        with caplog.at_level(logging.INFO, logger="streamproc.kafka.continuity"):
             driver.send("sentences", "a c")
         assert f"offsets {end} to {end} missing from a fetch; reading them again" in caplog.text
         assert (driver.state("counts", "a"), driver.state("counts", "b"), driver.state("counts", "c")) == (2, 1, 1)

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from streamproc.kafka.continuity import GapCheck
+from streamproc.kafka.continuity import ContiguousConsumer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,36 +66,14 @@ def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition
     return count
 
 
-class ContiguousReads:
-    """Hands on a consumer's messages of one topic in offset order without holes a re-read would fill.
-
-    The embedded broker sometimes answers a fetch with a batch past one still being appended by
-    another producer (streamproc.kafka.continuity); a reader that believed it would miss records. A
-    gap is read again once, and believed only when it comes back the same (transaction markers).
-    """
-
-    def __init__(self, consumer: Any, partitions: Iterable[int]) -> None:
-        self._check = GapCheck(consumer)
-        self._next = dict.fromkeys(partitions, 0)
-
-    def admit(self, messages: list[Any]) -> list[Any]:
-        """The messages to take, EOF and error events included; drops those a re-read delivers again."""
-        taken: list[Any] = []
-        rereading: set[int] = set()
-        for msg in messages:
-            partition = msg.partition()
-            if msg.error() is None:
-                if partition in rereading:
-                    continue
-                expected, found = self._next[partition], msg.offset()
-                if found != expected and not self._check.accept(msg.topic(), partition, expected, found):
-                    rereading.add(partition)
-                    continue
-                self._next[partition] = found + 1
-            elif partition in rereading:
-                continue  # an EOF reported before the seek back
-            taken.append(msg)
-        return taken
+def contiguous_reads(consumer: Any, topic: str, partitions: Iterable[int]) -> ContiguousConsumer:
+    """The runtime's consumer adapter over a test reader of ``topic`` read from offset 0: the embedded broker
+    sometimes answers a fetch with a batch past one still being appended by another producer
+    (streamproc.kafka.continuity), and a reader that believed it would miss records."""
+    adapter = ContiguousConsumer(consumer)
+    for partition in partitions:
+        adapter.expect(topic, partition, 0)
+    return adapter
 
 
 def read_all(bootstrap: str, topic: str, timeout: float = 30.0, client: Mapping[str, Any] | None = None) -> list[Any]:
@@ -108,7 +86,7 @@ def read_all(bootstrap: str, topic: str, timeout: float = 30.0, client: Mapping[
             return []
         partitions = list(metadata.partitions)
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        contiguous = ContiguousReads(consumer, partitions)
+        contiguous = contiguous_reads(consumer, topic, partitions)
         records: list[Any] = []
         at_end: set[int] = set()
         deadline = time.monotonic() + timeout
@@ -139,7 +117,7 @@ class TopicTail:
                                    "fetch.wait.max.ms": 10, **(client or {})})
         self._partitions: list[int] = []
         self._at_end: set[int] = set()
-        self._contiguous: ContiguousReads | None = None
+        self._contiguous: ContiguousConsumer | None = None
 
     def _assign(self) -> bool:
         if not self._partitions:
@@ -148,7 +126,7 @@ class TopicTail:
                 return False
             self._partitions = list(metadata.partitions)
             self._consumer.assign([TopicPartition(self.topic, p, 0) for p in self._partitions])
-            self._contiguous = ContiguousReads(self._consumer, self._partitions)
+            self._contiguous = contiguous_reads(self._consumer, self.topic, self._partitions)
         return True
 
     def poll(self) -> bool:
