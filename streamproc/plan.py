@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from streamproc.errors import ConfigError
 from streamproc.groupings import Global, Grouping
 from streamproc.kafka.spout import KafkaSpout
-from streamproc.state.changelog import changelog_topic
+from streamproc.names import Names
 from streamproc.state.store import Store
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class Plan:
     routes: dict[tuple[str, str], list[Route]]
     subtopologies: list[SubTopology]
     internal_topics: dict[str, InternalTopic]
+    #: Every derived name (internal topics, changelogs, dead letters, state paths): per consumer group.
+    names: Names
     #: store name -> (owning bolt, spec)
     stores: dict[str, tuple[str, Store]] = field(default_factory=dict)
 
@@ -83,7 +85,7 @@ class Plan:
 
     def changelog_topics(self) -> dict[str, str]:
         """store name -> changelog topic"""
-        return {name: changelog_topic(self.name, name) for name in self.stores}
+        return {name: self.names.changelog(name) for name in self.stores}
 
     def sinks(self) -> dict[str, str]:
         """KafkaSink component -> the topic it writes."""
@@ -135,7 +137,7 @@ class Plan:
             if not progressed:  # pragma: no cover - validation rejects cycles
                 raise ConfigError(f"cannot resolve partition counts of {self.name!r}: cyclic internal topics")
         for store_name, (owner, _) in self.stores.items():
-            counts[changelog_topic(self.name, store_name)] = sub_count[self.subtopology_of_component(owner).id]
+            counts[self.names.changelog(store_name)] = sub_count[self.subtopology_of_component(owner).id]
         return counts
 
     def _routes_into(self, topic: str) -> list[Route]:
@@ -160,12 +162,9 @@ def check_assignor(plan: Plan, assignor: str) -> str:
     return assignor
 
 
-def internal_topic_name(topology: str, bolt: str, grouping: Grouping) -> str:
-    suffix = "global" if isinstance(grouping, Global) else "repartition"
-    return f"{topology}-{bolt}-{suffix}"
-
-
-def build_plan(topology: Topology) -> Plan:
+def build_plan(topology: Topology, group_id: str | None = None) -> Plan:
+    """``group_id`` (default: the topology name) prefixes every internal topic, changelog and state path."""
+    names = Names(topology.name if group_id is None else group_id)
     components = [*topology.spouts, *topology.bolts]
     parent = {c: c for c in components}
 
@@ -184,7 +183,7 @@ def build_plan(topology: Topology) -> Plan:
             if inp.grouping.in_process:
                 parent[find(spec.id)] = find(inp.source)
             else:
-                topic = internal_topic_name(topology.name, spec.id, inp.grouping)
+                topic = names.internal(spec.id, "global" if isinstance(inp.grouping, Global) else "repartition")
                 feeders.setdefault(topic, set()).add((inp.source, inp.stream))
                 fixed = 1 if inp.grouping.single_partition else spec.partitions
                 kind: Literal["repartition", "global"] = "global" if inp.grouping.single_partition else "repartition"
@@ -214,7 +213,8 @@ def build_plan(topology: Topology) -> Plan:
                     stores[store.name] = (c, store)
                     member_stores.append(store.name)
         subtopologies.append(SubTopology(index, tuple(members), external, consumed, tuple(member_stores)))
-    return Plan(topology.name, dict(topology.spouts), dict(topology.bolts), routes, subtopologies, internal, stores)
+    return Plan(topology.name, dict(topology.spouts), dict(topology.bolts), routes, subtopologies, internal, names,
+                stores)
 
 
 def _topological_order(topology: Topology) -> list[str]:

@@ -26,7 +26,7 @@ from streamproc.kafka.sink import KafkaSink
 from streamproc.plan import Plan
 from streamproc.runtime.checkpoint import Checkpointer
 from streamproc.runtime.output import Output
-from streamproc.runtime.policy import ErrorPolicy, OnError, dlq_topic
+from streamproc.runtime.policy import ErrorPolicy, OnError
 from streamproc.runtime.task import Task
 from streamproc.serde.base import Headers, SerdeContext
 from streamproc.state.changelog import TopicPartition
@@ -144,7 +144,7 @@ class TopologyTestDriver:
         self._clock = 0
         self.producer = MemoryProducer(lambda t: self.partitions.get(t, 1), self._tick)
         self.output_ = Output(self.producer)
-        self.policy = ErrorPolicy(on_error, self.plan.name, self.output_)
+        self.policy = ErrorPolicy(on_error, self.plan.names.dlq(), self.output_)
         self.committed: dict[TopicPartition, int] = {}
         self.checkpointer = Checkpointer(self.output_, self.committed.update)
         self.tasks: dict[tuple[int, int], Task] = {}
@@ -230,7 +230,7 @@ class TopologyTestDriver:
         ]
 
     def dead_letters(self) -> list[MemoryMessage]:
-        return self.records(dlq_topic(self.plan.name))
+        return self.records(self.plan.names.dlq())
 
     def state(self, store: str, key: Any, default: Any = None) -> Any:
         """The value of ``key`` in ``store``, from whichever partition holds it (uncommitted writes included)."""

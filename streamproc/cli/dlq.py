@@ -18,7 +18,6 @@ from streamproc.kafka.reading import committed_offsets, reader, watermarks
 from streamproc.ops import dlq as ops
 from streamproc.ops.progress import progress, say
 from streamproc.ops.replay import apply_offsets
-from streamproc.runtime.policy import dlq_topic
 
 
 def register(commands: Any) -> None:
@@ -46,8 +45,8 @@ class _Dlq:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.topic = dlq_topic(conn.plan.name)
-        self.group = ops.dlq_group(conn.group_id)
+        self.topic = conn.plan.names.dlq()
+        self.group = conn.plan.names.dlq_group()
         counts = kadmin.partition_counts(conn.admin)
         if self.topic not in counts:
             raise ConfigError(f"topology {conn.plan.name!r} has no dead-letter topic {self.topic!r} (it is created "
@@ -62,7 +61,7 @@ class _Dlq:
             group.close()
         self.start = {p: offset for (_, p), offset in found.items()}
         self.low = {p: watermarks(self.reader, self.topic, p)[0] for p in range(self.partitions)}
-        self.done = ops.redriven(self.reader, conn.plan.name, ops.ledger_topic(conn.plan.name) in counts)
+        self.done = ops.redriven(self.reader, conn.plan.names.dlq_ledger(), conn.plan.names.dlq_ledger() in counts)
 
     def is_done(self, letter: ops.DeadLetter) -> bool:
         return letter.offset < self.start.get(letter.partition, 0) or (letter.partition, letter.offset) in self.done
@@ -134,11 +133,11 @@ def handle_replay(args: argparse.Namespace) -> int:
         say("dry run: nothing changed")
         return 0
     if plan.letters:
-        kadmin.ensure_topics(conn.admin, [TopicSpec(ops.ledger_topic(conn.plan.name), 1,
+        kadmin.ensure_topics(conn.admin, [TopicSpec(conn.plan.names.dlq_ledger(), 1,
                                                     {"cleanup.policy": "compact"}, "ledger of re-driven dead letters")])
         producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-dlq-replay"))
         with progress("re-driving", len(plan.letters), "messages") as advance:
-            ops.redrive(producer, plan, conn.plan.name, args.to_topic, box.counts)
+            ops.redrive(producer, plan, conn.plan.names.dlq_ledger(), args.to_topic, box.counts)
             advance(len(plan.letters))
     apply_offsets(conn.admin, box.group, {(box.topic, p): o for p, o in plan.new_offsets.items()})
     say(f"re-drove {len(plan.letters)} dead letters" + (f" to {args.to_topic}" if args.to_topic else

@@ -97,7 +97,7 @@ def handle(args: argparse.Namespace) -> int:
     configure_logging(level, prefix="[supervisor] ")
     overrides = parse_overrides(args.overrides)
     topology = load_topology(args.target)
-    check_assignor(topology.build(), args.assignor)  # fail here, once, rather than in every worker
+    check_assignor(topology.build(args.group_id), args.assignor)  # fail here, once, rather than in every worker
     bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
     if args.state_dir.exists() and not args.state_dir.is_dir():
         raise ConfigError(f"--state-dir {args.state_dir} exists and is not a directory")

@@ -27,7 +27,6 @@ from streamproc.loader import load_topology
 from streamproc.ops.progress import progress, say
 from streamproc.ops.rebuild import RebuildTarget, rebuild
 from streamproc.plan import Plan
-from streamproc.state.changelog import changelog_topic
 from streamproc.state.reader import StoreReader, local_partitions
 
 
@@ -85,7 +84,7 @@ def handle_rebuild(args: argparse.Namespace) -> int:
     counts = kadmin.partition_counts(conn.admin)
     targets: list[RebuildTarget] = []
     for store in stores:
-        changelog = changelog_topic(plan.name, store)
+        changelog = plan.names.changelog(store)
         if changelog not in counts:
             raise ConfigError(f"changelog {changelog!r} of store {store!r} does not exist: nothing to rebuild from")
         if args.partition is not None and not 0 <= args.partition < counts[changelog]:
@@ -106,7 +105,7 @@ def handle_rebuild(args: argparse.Namespace) -> int:
 
         read = rebuild(plan, targets, args.state_dir, restore, probe, group, not args.catch_up, bar)
     say(f"rebuilt {', '.join(f'{t.store}[{t.partition}]' for t in targets)} from {read:,} changelog records "
-        f"in {args.state_dir / plan.name}")
+        f"in {plan.names.state_root(args.state_dir)}")
     return 0
 
 
@@ -143,22 +142,22 @@ class _Freshness:
 
 def _readers(args: argparse.Namespace, plan: Plan, store: str, partition: int | None) -> Iterator[StoreReader]:
     spec = plan.stores[store][1]
-    found = local_partitions(args.state_dir, plan.name, store)
+    found = local_partitions(args.state_dir, plan.names, store)
     if partition is not None:
         if partition not in found:
             raise ConfigError(f"no local copy of {store}[{partition}] under {args.state_dir} (local partitions: "
                               f"{found or 'none'}); `streamproc state rebuild --partition {partition}` creates it")
         found = [partition]
     elif not found:
-        raise ConfigError(f"no local copy of store {store!r} under {args.state_dir / plan.name}; run the topology "
-                          "or `streamproc state rebuild` first")
+        raise ConfigError(f"no local copy of store {store!r} under {plan.names.state_root(args.state_dir)}; run the "
+                          "topology or `streamproc state rebuild` first")
     for p in found:
-        with StoreReader(plan.name, spec, args.state_dir, p) as opened:
+        with StoreReader(plan.names, spec, args.state_dir, p) as opened:
             yield opened
 
 
 def handle_get(args: argparse.Namespace) -> int:
-    plan = load_topology(args.target).build()
+    plan = load_topology(args.target).build(args.group_id)
     store = _store(plan, args.store)[0]
     try:
         key = json.loads(args.key) if args.json_key else args.key
@@ -170,7 +169,7 @@ def handle_get(args: argparse.Namespace) -> int:
             value = opened.get(key)
             if value is None:
                 continue
-            behind = freshness.behind(changelog_topic(plan.name, store), opened.partition, opened.changelog_offset())
+            behind = freshness.behind(plan.names.changelog(store), opened.partition, opened.changelog_offset())
             if args.json:
                 print(json.dumps({"store": store, "key": key, "partition": opened.partition, "value": value,
                                   "behind_changelog": behind}, default=str))
@@ -181,12 +180,12 @@ def handle_get(args: argparse.Namespace) -> int:
     finally:
         freshness.close()
     say(f"key {key!r} is not in the local copy of store {store!r} (partitions: "
-        f"{local_partitions(args.state_dir, plan.name, store)})")
+        f"{local_partitions(args.state_dir, plan.names, store)})")
     return 1
 
 
 def handle_dump(args: argparse.Namespace) -> int:
-    plan = load_topology(args.target).build()
+    plan = load_topology(args.target).build(args.group_id)
     store = _store(plan, args.store)[0]
     if args.limit is not None and args.limit < 0:
         raise ConfigError(f"--limit {args.limit}: give a count of entries, 0 or more")
@@ -196,7 +195,7 @@ def handle_dump(args: argparse.Namespace) -> int:
         print(f"{'part':>4}  {'key':<40}  value")
     try:
         for opened in _readers(args, plan, store, args.partition):
-            freshness.report(store, opened.partition, freshness.behind(changelog_topic(plan.name, store),
+            freshness.report(store, opened.partition, freshness.behind(plan.names.changelog(store),
                                                                        opened.partition, opened.changelog_offset()))
             for key, sub, value in opened.entries():
                 if args.limit is not None and printed >= args.limit:

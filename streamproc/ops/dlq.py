@@ -34,14 +34,6 @@ _DLQ_HEADERS = frozenset({policy.H_ERROR, policy.H_ERROR_TYPE, policy.H_COMPONEN
                           policy.H_PARTITION, policy.H_OFFSET, policy.H_TIMESTAMP})
 
 
-def ledger_topic(topology: str) -> str:
-    return f"{topology}-dlq-redriven"
-
-
-def dlq_group(group_id: str) -> str:
-    return f"{group_id}-dlq"
-
-
 @dataclass(frozen=True)
 class DeadLetter:
     partition: int
@@ -111,12 +103,12 @@ def read(consumer: Consumer, topic: str, lows: dict[int, int], start: dict[int, 
             yield parse(msg)
 
 
-def redriven(consumer: Consumer, topology: str, exists: bool) -> set[tuple[int, int]]:
+def redriven(consumer: Consumer, ledger: str, exists: bool) -> set[tuple[int, int]]:
     """(DLQ partition, offset) of every dead letter the ledger says was re-driven."""
     if not exists:
         return set()
     done: set[tuple[int, int]] = set()
-    for msg in scan(consumer, ledger_topic(topology), 0, 0):
+    for msg in scan(consumer, ledger, 0, 0):
         if msg.value() is None:
             continue
         partition, offset = msg.key().decode().split(":")
@@ -158,7 +150,7 @@ def plan_redrive(letters: Iterable[DeadLetter], done: set[tuple[int, int]], star
     return plan
 
 
-def redrive(producer: Producer, plan: RedrivePlan, topology: str, to_topic: str | None,
+def redrive(producer: Producer, plan: RedrivePlan, ledger: str, to_topic: str | None,
             partitions_of: dict[str, int]) -> None:
     """Produce each letter's original back (and its ledger record); raises unless all are acknowledged."""
     errors: list[str] = []
@@ -167,7 +159,6 @@ def redrive(producer: Producer, plan: RedrivePlan, topology: str, to_topic: str 
         if err is not None:
             errors.append(f"{msg.topic()}: {err}")
 
-    ledger = ledger_topic(topology)
     now = int(time.time() * 1000)
     for letter in plan.letters:
         topic = to_topic or letter.source_topic

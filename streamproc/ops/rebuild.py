@@ -17,13 +17,12 @@ from confluent_kafka import Consumer
 
 from streamproc.errors import StateError
 from streamproc.kafka.reading import committed_offsets, true_watermarks
+from streamproc.names import Names
 from streamproc.plan import Plan
 from streamproc.state.changelog import TopicPartition as TP
-from streamproc.state.changelog import changelog_topic
 from streamproc.state.partition import StorePartition
 from streamproc.state.recovery import ChangelogRestorer
 from streamproc.state.rocksdb import LocalDB, private_dirs
-from streamproc.state.store import store_path
 
 LOCK_TIMEOUT = 5.0
 
@@ -33,8 +32,8 @@ class RebuildTarget:
     store: str
     partition: int
 
-    def path(self, state_dir: Path, topology: str) -> Path:
-        return store_path(state_dir, topology, self.store, self.partition)
+    def path(self, state_dir: Path, names: Names) -> Path:
+        return names.store_path(state_dir, self.store, self.partition)
 
 
 def committed_inputs(plan: Plan, group: Consumer, store: str, partition: int) -> dict[TP, int]:
@@ -55,9 +54,9 @@ def rebuild(plan: Plan, targets: Sequence[RebuildTarget], state_dir: Path, resto
     try:
         total = 0
         for target in targets:
-            path = target.path(state_dir, plan.name)
+            path = target.path(state_dir, plan.names)
             _, spec = plan.stores[target.store]
-            changelog = changelog_topic(plan.name, target.store)
+            changelog = plan.names.changelog(target.store)
             try:
                 if from_scratch and path.exists():
                     LocalDB(path, lock_timeout=LOCK_TIMEOUT).close()  # fails if a worker holds it

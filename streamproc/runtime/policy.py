@@ -28,10 +28,6 @@ H_OFFSET = "streamproc.source.offset"
 H_TIMESTAMP = "streamproc.failed.at"
 
 
-def dlq_topic(topology: str) -> str:
-    return f"{topology}-dlq"
-
-
 class StopProcessing(Exception):
     """Raised under the ``fail`` policy: the worker stops without committing past the message."""
 
@@ -47,12 +43,13 @@ class StopProcessing(Exception):
 
 
 class ErrorPolicy:
-    def __init__(self, mode: OnError, topology: str, output: Output,
+    def __init__(self, mode: OnError, dlq_topic: str, output: Output,
                  on_failure: Callable[[str, ProcessingError], None] | None = None) -> None:
-        """``on_failure(mode, error)`` is told about every failed message, whatever the mode (the metrics)."""
+        """``dlq_topic``: ``plan.names.dlq()``. ``on_failure(mode, error)`` is told about every failed message,
+        whatever the mode (the metrics)."""
         self.mode = mode
         self._on_failure = on_failure
-        self.topic = dlq_topic(topology)
+        self.topic = dlq_topic
         self._output = output
         self.dead_lettered = 0
         self.skipped = 0

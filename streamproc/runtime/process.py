@@ -71,7 +71,7 @@ def run_worker(target: str, settings: WorkerSettings, report: Connection | None 
 
     server = None
     try:
-        plan = load_topology(target).build()
+        plan = load_topology(target).build(settings.group_id)
         worker = Worker(plan, settings)
         if report is not None:
             server = MonitoringServer(worker.metrics.registry, worker.readiness).start()

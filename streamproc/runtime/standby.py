@@ -24,9 +24,8 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from streamproc.plan import Plan
-from streamproc.state.changelog import changelog_topic, decode_sources, source_header
+from streamproc.state.changelog import decode_sources, source_header
 from streamproc.state.rocksdb import CHANGELOG_OFFSET, LocalDB, encode_offset, private_dirs, source_meta_key
-from streamproc.state.store import store_path
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,7 @@ class StandbyKeeper:
         wanted: set[Replica] = set()
         for sub_id, parts in owned.items():
             for store in self._stores_of_sub.get(sub_id, []):
-                count = partitions[changelog_topic(self._plan.name, store)]
+                count = partitions[self._plan.names.changelog(store)]
                 wanted |= {(store, p) for p in neighbours(parts, count, self._replicas)}
         return wanted
 
@@ -85,8 +84,8 @@ class StandbyKeeper:
         """Keep exactly ``wanted``: stop tailing the others (closing their stores), start the new ones."""
         self.release(self.replicas - wanted)
         for store, partition in sorted(wanted - self.replicas):
-            topic = changelog_topic(self._plan.name, store)
-            path = store_path(self._state_dir, self._plan.name, store, partition)
+            topic = self._plan.names.changelog(store)
+            path = self._plan.names.store_path(self._state_dir, store, partition)
             private_dirs(path, self._state_dir)
             try:
                 db = LocalDB(path, lock_timeout=0.0)
@@ -101,7 +100,7 @@ class StandbyKeeper:
 
     def release(self, replicas: Iterable[Replica]) -> None:
         """Stop keeping these (before a task of this worker opens the same store)."""
-        topics = [(changelog_topic(self._plan.name, store), p) for store, p in replicas]
+        topics = [(self._plan.names.changelog(store), p) for store, p in replicas]
         held = [tp for tp in topics if tp in self._copies]
         if not held:
             return

@@ -24,11 +24,10 @@ from streamproc.runtime.readers import InternalReader, Reader, SpoutReader
 from streamproc.runtime.routing import BoltRunner, ComponentEmitter, Deliver, InternalWriter
 from streamproc.serde.base import Headers, Serde
 from streamproc.serde.json import JsonSerde
-from streamproc.state.changelog import SOURCE_HEADER, TopicPartition, changelog_topic, encode_sources
+from streamproc.state.changelog import SOURCE_HEADER, TopicPartition, encode_sources
 from streamproc.state.keyed import KeyedState
 from streamproc.state.partition import StorePartition
 from streamproc.state.rocksdb import private_dirs
-from streamproc.state.store import store_path
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +72,9 @@ class Task:
                 self.bolts[component] = bolt
                 runners[component] = BoltRunner(component, bolt)
                 for spec in type(bolt).stores:
-                    path = store_path(state_dir, plan.name, spec.name, partition)
+                    path = plan.names.store_path(state_dir, spec.name, partition)
                     private_dirs(path, state_dir)
-                    changelog = changelog_topic(plan.name, spec.name)
+                    changelog = plan.names.changelog(spec.name)
                     self.stores[spec.name] = StorePartition(spec, path, changelog, partition)
             self._wire(runners, partitions, emitted)
             self.readers: dict[str, Reader] = self._make_readers(runners, policy)

@@ -108,7 +108,7 @@ class Worker:
         else:
             self.output = Output(config=producer_config(s.bootstrap_servers, s.overrides, self._client_id))
         self.producer = self.output.producer
-        self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output, self.metrics.failed)
+        self.policy = ErrorPolicy(s.on_error, self.plan.names.dlq(), self.output, self.metrics.failed)
         config = consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos)
         config["partition.assignment.strategy"] = check_assignor(self.plan, s.assignor)
         self.consumer = new_consumer(config)

@@ -1,4 +1,4 @@
-"""Changelog naming and the provenance header every changelog record carries.
+"""The provenance header every changelog record carries.
 
 The header names, for each input partition of the task, the offset of the last input message
 the record reflects. Recovery applies a record only when all those offsets are below the
@@ -14,10 +14,6 @@ from typing import Any
 SOURCE_HEADER = "streamproc.src"
 
 TopicPartition = tuple[str, int]
-
-
-def changelog_topic(topology: str, store: str) -> str:
-    return f"{topology}-{store}-changelog"
 
 
 def source_header(headers: Any) -> bytes | None:

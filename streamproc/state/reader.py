@@ -14,10 +14,10 @@ from typing import Any
 from rocksdict import AccessType, Rdict
 
 from streamproc.errors import StateError
+from streamproc.names import Names
 from streamproc.serde.base import SerdeContext
-from streamproc.state.changelog import changelog_topic
 from streamproc.state.rocksdb import CHANGELOG_OFFSET, META_CF, _options, decode_offset
-from streamproc.state.store import Store, key_prefix, split_storage_key, store_path
+from streamproc.state.store import Store, key_prefix, split_storage_key
 
 #: Framework entries (dedupe marks) live under keys no length-prefixed user key can equal:
 #: they start with the largest length prefix but are far shorter than such a key.
@@ -25,9 +25,9 @@ _RESERVED = b"\xff\xff"
 _MAX_USER_KEY = 2 + 0xFFFF
 
 
-def local_partitions(state_dir: Path, topology: str, store: str) -> list[int]:
+def local_partitions(state_dir: Path, names: Names, store: str) -> list[int]:
     """Partitions of ``store`` that have a local copy under ``state_dir``."""
-    root = state_dir / topology / store
+    root = names.store_root(state_dir, store)
     if not root.is_dir():
         return []
     return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
@@ -40,10 +40,10 @@ def is_reserved(storage_key: bytes) -> bool:
 class StoreReader:
     """One (store, partition) opened read-only; entries decoded with the store's serdes."""
 
-    def __init__(self, topology: str, spec: Store, state_dir: Path, partition: int) -> None:
+    def __init__(self, names: Names, spec: Store, state_dir: Path, partition: int) -> None:
         self.spec = spec
         self.partition = partition
-        self.path = store_path(state_dir, topology, spec.name, partition)
+        self.path = names.store_path(state_dir, spec.name, partition)
         if not (self.path / "CURRENT").is_file():
             raise StateError(f"no local copy of store {spec.name!r} partition {partition} at {self.path}")
         try:
@@ -52,7 +52,7 @@ class StoreReader:
         except Exception as exc:
             raise StateError(f"cannot read {self.path}: {exc} (run `streamproc state rebuild` to rebuild it)"
                              ) from exc
-        self._ctx = SerdeContext(changelog_topic(topology, spec.name), is_key=False)
+        self._ctx = SerdeContext(names.changelog(spec.name), is_key=False)
         self._key_ctx = SerdeContext(self._ctx.topic, is_key=True)
 
     def changelog_offset(self) -> int:

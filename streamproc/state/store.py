@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from streamproc.errors import StateError, TopologyError
 from streamproc.serde.base import Serde
@@ -30,11 +29,6 @@ class Store:
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise TopologyError(f"store name {self.name!r} may only contain letters, digits, '.', '_' and '-'")
-
-
-def store_path(state_dir: Path, topology: str, store: str, partition: int) -> Path:
-    """Where one partition of a store lives locally."""
-    return state_dir / topology / store / str(partition)
 
 
 def key_prefix(encoded_key: bytes) -> bytes:
