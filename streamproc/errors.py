@@ -67,6 +67,13 @@ class StateError(StreamprocError):
     """A state store is unusable (locked by another process, corrupt, or used outside a keyed context)."""
 
 
+class StateDirError(StateError):
+    """The state directory cannot be used: no permission, a symbolic link, or another user's file in it.
+
+    A restart cannot fix it, so a worker that meets it exits as fatal (code 3) with the path, and
+    ``streamproc run`` looks for it before any worker joins the group."""
+
+
 class CorruptStateError(StateError):
     """A local store's files turned out damaged while in use (RocksDB verifies a data block only when it
     reads it). Not the message's fault: the error policy does not apply; the worker discards the

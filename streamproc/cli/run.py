@@ -12,7 +12,6 @@ from typing import Any
 from prometheus_client import disable_created_metrics
 
 from streamproc.devbroker import EmbeddedBroker
-from streamproc.errors import ConfigError
 from streamproc.kafka.config import parse_overrides
 from streamproc.loader import load_topology
 from streamproc.monitoring.fanin import SupervisorMonitor
@@ -20,6 +19,7 @@ from streamproc.plan import ASSIGNORS, check_assignor
 from streamproc.runtime.policy import ON_ERROR_CHOICES
 from streamproc.runtime.process import Supervisor, configure_logging
 from streamproc.runtime.settings import GUARANTEES, WorkerSettings
+from streamproc.state.dirs import check_state_dir
 
 log = logging.getLogger("streamproc.run")
 BOOTSTRAP_ENV = "STREAMPROC_BOOTSTRAP_SERVERS"
@@ -97,10 +97,10 @@ def handle(args: argparse.Namespace) -> int:
     configure_logging(level, prefix="[supervisor] ")
     overrides = parse_overrides(args.overrides)
     topology = load_topology(args.target)
-    check_assignor(topology.build(args.group_id), args.assignor)  # fail here, once, rather than in every worker
+    plan = topology.build(args.group_id)
+    check_assignor(plan, args.assignor)  # fail here, once, rather than in every worker
     bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
-    if args.state_dir.exists() and not args.state_dir.is_dir():
-        raise ConfigError(f"--state-dir {args.state_dir} exists and is not a directory")
+    check_state_dir(args.state_dir.resolve(), plan.names)  # before a ~20 s group join, not after it
     monitor = None
     if args.metrics_port is not None:  # bound before anything starts, so a busy port fails at once
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series, as in the workers
