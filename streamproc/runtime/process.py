@@ -31,9 +31,9 @@ from streamproc.errors import (
     CheckpointError,
     ConfigError,
     CorruptStateError,
+    FatalError,
     ProducerFencedError,
     ServiceError,
-    StateDirError,
     TopologyError,
 )
 from streamproc.monitoring.fanin import SupervisorMonitor
@@ -78,7 +78,7 @@ def run_worker(target: str, settings: WorkerSettings, report: Connection | None 
             server = MonitoringServer(worker.metrics.registry, worker.readiness).start()
             report.send(server.port)
             report.close()
-    except (TopologyError, ConfigError, StateDirError) as exc:
+    except (TopologyError, ConfigError, FatalError) as exc:
         log.error("%s", exc)
         return EXIT_FATAL
     try:
@@ -104,7 +104,7 @@ def _run(worker: Worker) -> int:
     except BrokerUnreachable as exc:  # before ConfigError, its base class
         log.error("%s", exc)
         return EXIT_UNREACHABLE
-    except (StopProcessing, TopologyError, ConfigError, StateDirError) as exc:
+    except (StopProcessing, TopologyError, ConfigError, FatalError) as exc:
         log.error("%s", exc)
         return EXIT_FATAL
     except ProducerFencedError as exc:

@@ -22,11 +22,16 @@ class JsonSerde:
         if obj is None:
             return None
         try:
-            return orjson.dumps(obj)
+            encoded: bytes = orjson.dumps(obj)
         except TypeError as exc:
             raise SerdeError(
                 f"cannot encode {type(obj).__name__} as JSON for topic {ctx.topic!r}: {exc}"
             ) from exc
+        # orjson writes inf and nan as null; only output with a null can hold one, so the walk is rare.
+        if b"null" in encoded and _has_non_finite(obj):
+            raise SerdeError(f"cannot encode {type(obj).__name__} as JSON for topic {ctx.topic!r}: it holds inf or "
+                             "nan, which JSON has no value for (it would come back as null)")
+        return encoded
 
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
         if data is None:
@@ -35,3 +40,13 @@ class JsonSerde:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise SerdeError(f"invalid JSON on topic {ctx.topic!r}: {exc}") from exc
+
+
+def _has_non_finite(obj: Any) -> bool:
+    if isinstance(obj, float):
+        return obj - obj != 0.0
+    if isinstance(obj, dict):
+        return any(_has_non_finite(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_has_non_finite(v) for v in obj)
+    return False

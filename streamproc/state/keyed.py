@@ -13,13 +13,14 @@ from streamproc.errors import StateError
 from streamproc.serde.base import SerdeContext
 from streamproc.state.partition import DELETED, MISSING, StorePartition
 from streamproc.state.store import key_prefix, split_storage_key
+from streamproc.state.values import ValueCheck
 
 if TYPE_CHECKING:
     from streamproc.components import Bolt
 
 
 class KeyedState:
-    __slots__ = ("_cache", "_ctx", "_owner", "_part", "_prefixes", "name")
+    __slots__ = ("_cache", "_check", "_ctx", "_owner", "_part", "_plain", "_prefixes", "name")
 
     #: Encoded prefixes kept per str/bytes key: a hot key is encoded once, not at every get and set.
     #: Only str and bytes keys are cached: 1, 1.0 and True are equal dict keys in Python but encode
@@ -35,6 +36,9 @@ class KeyedState:
         self._cache = part.write_cache
         self._ctx = SerdeContext(part.changelog, is_key=True)
         self._prefixes: dict[Any, bytes] = {}
+        #: A value is checked when set, so that one the store cannot keep fails its record, not the checkpoint.
+        self._check = ValueCheck(part.spec, SerdeContext(part.changelog, is_key=False))
+        self._plain = self._check.plain
 
     def _prefix(self) -> bytes:
         try:
@@ -84,6 +88,10 @@ class KeyedState:
             prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
         except (KeyError, AttributeError):
             prefix = self._encode_current()
+        # The common case, a small int, judged inline: a call here would cost more than the check. The
+        # bounds are the ints CPython compares fastest (one 30-bit digit); larger ones take check().
+        if not (self._plain and type(value) is int and -0x3FFFFFFF <= value <= 0x3FFFFFFF):
+            self._check.check(value)
         self._cache[prefix] = value
 
     def delete(self) -> None:
@@ -94,6 +102,7 @@ class KeyedState:
         prefix = self._prefix()
         old = self._part.get(prefix)
         new = fn(default if old is MISSING else old)
+        self._check.check(new)
         self._part.put(prefix, new)
         return new
 
@@ -103,6 +112,7 @@ class KeyedState:
         return default if value is MISSING else value
 
     def set_item(self, sub: Any, value: Any) -> None:
+        self._check.check(value)
         self._part.put(self._sub(sub), value)
 
     def delete_item(self, sub: Any) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from streamproc.errors import StateValueError
 from streamproc.serde.base import SerdeContext
 from streamproc.state.changelog import TopicPartition
 from streamproc.state.rocksdb import CHANGELOG_OFFSET, LocalDB, encode_offset, source_meta_key
@@ -108,7 +109,13 @@ class StorePartition:
         on_delivery = self._on_delivery
         partition = self.partition
         for key, value in self._cache.items():
-            encoded = None if value is DELETED else serialize(value, ctx)
+            try:
+                encoded = None if value is DELETED else serialize(value, ctx)
+            except Exception as exc:  # checked at set(): only a change in place after it gets here
+                raise StateValueError(
+                    f"store {self.spec.name!r}: a value was changed in place after set() into something its serde "
+                    f"cannot encode ({exc}); call set() again after changing a value, so that it is checked "
+                    "while its record is processed") from None
             staged.append((key, encoded))
             produce(self.changelog, key, encoded, partition, on_delivery)
         for key, raw in self._raw.items():

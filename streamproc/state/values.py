@@ -1,0 +1,58 @@
+"""Checking a state value when it is set, so that a value the store cannot keep fails its record.
+
+A value the store's serde cannot encode (a set, an int beyond 64 bits for JSON) used to fail only
+at the checkpoint, where no record owns the failure: the worker restarted and failed again, forever.
+A value the serde would silently change (``inf`` and ``nan`` become JSON ``null``) was stored as
+something else. Checking at ``set()`` makes either one an error of the record being processed,
+which then follows ``--on-error``.
+
+The check must cost next to nothing for the values nearly every stateful bolt stores: for the
+default JSON serde, an exact int in 64-bit range, a finite float, an ASCII str, a bool or None is
+accepted by its type alone. Anything else is encoded once with the store's serde to see that it
+can be; the bytes are not kept, because a value may still be changed in place before the
+checkpoint (the write cache holds the object).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamproc.errors import SerdeError
+from streamproc.serde.base import SerdeContext
+from streamproc.serde.json import JsonSerde
+from streamproc.state.store import Store
+
+#: orjson encodes ints from -2**63 to 2**64 - 1.
+INT_MIN = -(2**63)
+INT_MAX = 2**64 - 1
+
+
+class ValueCheck:
+    """``check(value)`` raises SerdeError naming the store when ``value`` cannot be kept; ``plain``
+    says whether the type-only fast path (see ``is_plain``) is valid for this store's serde."""
+
+    __slots__ = ("_ctx", "_serialize", "name", "plain")
+
+    def __init__(self, spec: Store, ctx: SerdeContext) -> None:
+        self.name = spec.name
+        self.plain = type(spec.value_serde) is JsonSerde
+        self._serialize = spec.value_serde.serialize
+        self._ctx = ctx
+
+    def check(self, value: Any) -> None:
+        if self.plain and is_plain(value):
+            return
+        try:
+            self._serialize(value, self._ctx)
+        except SerdeError as exc:
+            raise SerdeError(f"store {self.name!r} cannot keep this {type(value).__name__} value: {exc}") from None
+        except Exception as exc:  # a serde that raises something else is just as unable to keep it
+            raise SerdeError(f"store {self.name!r} cannot keep this {type(value).__name__} value: "
+                             f"{type(exc).__name__}: {exc}") from None
+
+
+def is_plain(value: Any) -> bool:
+    """True for the values JSON keeps exactly, judged by exact type (subclasses take the slow path)."""
+    t = type(value)
+    return ((t is int and INT_MIN <= value <= INT_MAX) or (t is float and value - value == 0.0)
+            or (t is str and value.isascii()) or t is bool or value is None)
