@@ -68,6 +68,10 @@ class ProducerFencedError(CheckpointError):
     worker must stop without committing; a restart registers the id again with a new producer."""
 
 
+class BoltSetupError(FatalError):
+    """A bolt's ``setup()`` raised (or called sys.exit()): every start of the task would do the same."""
+
+
 class StateError(StreamprocError):
     """A state store is unusable (locked by another process, corrupt, or used outside a keyed context)."""
 

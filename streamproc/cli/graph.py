@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from streamproc.describe import describe_mermaid, describe_text
-from streamproc.loader import load_topology
+from streamproc.loader import check_bolts, load_topology
 
 
 def register(commands: Any) -> None:
@@ -20,5 +20,6 @@ def register(commands: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     plan = load_topology(args.target).build(args.group_id)
+    check_bolts(plan)
     print(describe_mermaid(plan) if args.mermaid else describe_text(plan))
     return 0

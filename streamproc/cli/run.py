@@ -13,7 +13,7 @@ from prometheus_client import disable_created_metrics
 
 from streamproc.devbroker import EmbeddedBroker
 from streamproc.kafka.config import parse_overrides
-from streamproc.loader import load_topology
+from streamproc.loader import check_bolts, load_topology
 from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.plan import ASSIGNORS, check_assignor
 from streamproc.runtime.policy import ON_ERROR_CHOICES
@@ -99,6 +99,7 @@ def handle(args: argparse.Namespace) -> int:
     topology = load_topology(args.target)
     plan = topology.build(args.group_id)
     check_assignor(plan, args.assignor)  # fail here, once, rather than in every worker
+    check_bolts(plan)
     bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
     check_state_dir(args.state_dir.resolve(), plan.names)  # before a ~20 s group join, not after it
     monitor = None

@@ -80,6 +80,10 @@ def run_worker(target: str, settings: WorkerSettings, report: Connection | None 
             report.close()
     except (TopologyError, ConfigError, FatalError) as exc:
         log.error("%s", exc)
+        log.debug("cause", exc_info=exc)
+        return EXIT_FATAL
+    except SystemExit as exc:  # from the topology module or a bolt's constructor: not a request to stop
+        log.error("the topology's code called sys.exit(%s) while the worker started; stopping", exc.code)
         return EXIT_FATAL
     try:
         return _run(worker)
@@ -106,6 +110,11 @@ def _run(worker: Worker) -> int:
         return EXIT_UNREACHABLE
     except (StopProcessing, TopologyError, ConfigError, FatalError) as exc:
         log.error("%s", exc)
+        log.debug("cause", exc_info=exc)
+        return EXIT_FATAL
+    except SystemExit as exc:  # user code outside a record (a flush, a teardown): nothing to blame it on
+        log.error("the topology's code called sys.exit(%s) outside a record; stopping without committing more",
+                  exc.code)
         return EXIT_FATAL
     except ProducerFencedError as exc:
         log.error("%s", exc)

@@ -45,7 +45,7 @@ class BoltRunner:
             self.process(tup)
         except ProcessingError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a bolt is that record's error, not a stop
             raise ProcessingError(self.component, exc) from exc
 
 

@@ -71,14 +71,18 @@ def private_dirs(path: Path, root: Path) -> None:
 
 
 def check_state_dir(state_dir: Path, names: Names) -> None:
-    """Everything a worker will need under ``state_dir`` for group ``names.app``, checked once up front:
-    the root exists (created) and is writable, the group's directory is private, and nothing below it is
-    a link, belongs to another user, or lacks the owner's permissions. Raises StateDirError naming the path."""
+    """Everything a worker will need under ``state_dir`` for group ``names.app``, checked once up front and
+    without creating anything: the root (or the directory it will be created in) is writable, and nothing
+    in the group's tree is a link, belongs to another user, or lacks the owner's permissions. Raises
+    StateDirError naming the path."""
     if state_dir.exists() and not state_dir.is_dir():
         raise StateDirError(f"--state-dir {state_dir} exists and is not a directory")
-    private_dirs(names.state_root(state_dir), state_dir)
-    if not os.access(state_dir, os.W_OK | os.X_OK):
-        raise StateDirError(f"--state-dir {state_dir} is not writable by this user")
+    existing = state_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # nothing is created here: a run that stops early leaves no trace
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "--state-dir" if existing == state_dir else f"--state-dir {state_dir} does not exist and"
+        raise StateDirError(f"{what} {existing} is not writable by this user")
     for top in (names.state_root(state_dir), names.lease_dir(state_dir)):
         if top.exists() or top.is_symlink():
             _check_tree(top)

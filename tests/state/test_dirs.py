@@ -79,13 +79,23 @@ def test_another_groups_directory_is_not_this_groups_concern(tmp_path: Path) -> 
     (root / "other").mkdir(parents=True)
     (root / "other" / "link").symlink_to(tmp_path)
     check_state_dir(root, NAMES)
-    assert (root / "topo").is_dir()
+    assert not (root / "topo").exists()  # the check creates nothing
 
 
-def test_state_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+def test_state_dir_that_is_a_file_or_cannot_be_created_is_refused(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(StateDirError, match="exists and is not a directory"):
         check_state_dir(tmp_path / "file", NAMES)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    # As a user without write permission (the tests may run as root, for whom os.access always says yes).
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked)
+    with pytest.raises(StateDirError, match=f"--state-dir {locked / 'state'} does not exist and {locked} is not "
+                                            "writable"):
+        check_state_dir(locked / "state", NAMES)
+    with pytest.raises(StateDirError, match=f"--state-dir {locked} is not writable"):
+        check_state_dir(locked, NAMES)
 
 
 def test_run_refuses_a_planted_link_before_it_connects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
