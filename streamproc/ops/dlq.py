@@ -31,7 +31,7 @@ from streamproc.runtime.dedupe import ORIGIN_HEADER
 
 Headers = list[tuple[str, bytes | None]]
 _DLQ_HEADERS = frozenset({policy.H_ERROR, policy.H_ERROR_TYPE, policy.H_COMPONENT, policy.H_TOPIC,
-                          policy.H_PARTITION, policy.H_OFFSET, policy.H_TIMESTAMP})
+                          policy.H_PARTITION, policy.H_OFFSET, policy.H_TIMESTAMP, policy.H_DROPPED})
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,14 @@ class DeadLetter:
     source_partition: int | None
     source_offset: int | None
     failed_at: int | None
+    #: Set when the dead letter had to leave out the value (and maybe more): it cannot be re-driven.
+    dropped: str | None = None
 
     def matches(self, text: str | None) -> bool:
-        """Whether ``--filter-error text`` selects it: a case-blind match on the error or its type."""
+        """Whether ``--filter-error text`` selects it: a case-blind match on the error or its type. A letter
+        without its original value is never selected: re-driving it would send something else."""
+        if self.dropped is not None:
+            return False
         if text is None:
             return True
         needle = text.lower()
@@ -90,6 +95,7 @@ def parse(msg: Any) -> DeadLetter:
         error_type=_text(found.get(policy.H_ERROR_TYPE)), component=_text(found.get(policy.H_COMPONENT)),
         source_topic=_text(found.get(policy.H_TOPIC)) or None, source_partition=_int(found.get(policy.H_PARTITION)),
         source_offset=_int(found.get(policy.H_OFFSET)), failed_at=_int(found.get(policy.H_TIMESTAMP)),
+        dropped=_text(found[policy.H_DROPPED]) if policy.H_DROPPED in found else None,
     )
 
 

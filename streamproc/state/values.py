@@ -11,6 +11,10 @@ default JSON serde, an exact int in 64-bit range, a finite float, an ASCII str, 
 accepted by its type alone. Anything else is encoded once with the store's serde to see that it
 can be; the bytes are not kept, because a value may still be changed in place before the
 checkpoint (the write cache holds the object).
+
+The encoded value must also fit in a changelog record: the producer refuses a record larger than
+its ``message.max.bytes``, and a checkpoint must never be the first place that is found. The
+worker's Output sets that limit here (``set_record_limit``) when it creates the producer.
 """
 
 from __future__ import annotations
@@ -25,6 +29,18 @@ from streamproc.state.store import Store
 #: orjson encodes ints from -2**63 to 2**64 - 1.
 INT_MIN = -(2**63)
 INT_MAX = 2**64 - 1
+#: Room left in a changelog record for its key, headers and the record's framing.
+_HEADROOM = 8192
+_limit = 1_000_000  # librdkafka's default message.max.bytes
+#: An ASCII str shorter than this is accepted unmeasured: even all escapes (6 bytes a character) fit.
+_short_str = 65536
+
+
+def set_record_limit(max_bytes: int) -> None:
+    """The producer's ``message.max.bytes``: a state value must encode to less (see the module docstring)."""
+    global _limit, _short_str
+    _limit = max_bytes
+    _short_str = max(0, min(65536, (max_bytes - _HEADROOM) // 6 - 2))
 
 
 class ValueCheck:
@@ -43,16 +59,20 @@ class ValueCheck:
         if self.plain and is_plain(value):
             return
         try:
-            self._serialize(value, self._ctx)
+            encoded = self._serialize(value, self._ctx)
         except SerdeError as exc:
             raise SerdeError(f"store {self.name!r} cannot keep this {type(value).__name__} value: {exc}") from None
         except Exception as exc:  # a serde that raises something else is just as unable to keep it
             raise SerdeError(f"store {self.name!r} cannot keep this {type(value).__name__} value: "
                              f"{type(exc).__name__}: {exc}") from None
+        if encoded is not None and len(encoded) > _limit - _HEADROOM:
+            raise SerdeError(f"store {self.name!r} cannot keep this {type(value).__name__} value: it encodes to "
+                             f"{len(encoded):,} bytes, and a changelog record must stay under the producer's "
+                             f"message.max.bytes ({_limit:,}) less {_HEADROOM:,} for its key and headers")
 
 
 def is_plain(value: Any) -> bool:
     """True for the values JSON keeps exactly, judged by exact type (subclasses take the slow path)."""
     t = type(value)
     return ((t is int and INT_MIN <= value <= INT_MAX) or (t is float and value - value == 0.0)
-            or (t is str and value.isascii()) or t is bool or value is None)
+            or (t is str and len(value) < _short_str and value.isascii()) or t is bool or value is None)
