@@ -88,9 +88,11 @@ class KeyedState:
             prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
         except (KeyError, AttributeError):
             prefix = self._encode_current()
-        # The common case, a small int, judged inline: a call here would cost more than the check. The
-        # bounds are the ints CPython compares fastest (one 30-bit digit); larger ones take check().
-        if not (self._plain and type(value) is int and -0x3FFFFFFF <= value <= 0x3FFFFFFF):
+        # The common cases, a small int or a finite float, judged inline: a call would cost more than the
+        # check. The int bounds are those CPython compares fastest (one 30-bit digit); others take check().
+        t = type(value)
+        if not (self._plain and ((t is int and -0x3FFFFFFF <= value <= 0x3FFFFFFF)
+                                 or (t is float and value - value == 0.0))):
             self._check.check(value)
         self._cache[prefix] = value
 
