@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 from prometheus_client import disable_created_metrics
 
 from streamproc.devbroker import EmbeddedBroker
-from streamproc.kafka.config import parse_overrides
+from streamproc.errors import ConfigError
+from streamproc.kafka.overrides import check_overrides, parse_overrides
 from streamproc.loader import check_bolts, load_topology
 from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.plan import ASSIGNORS, check_assignor
@@ -49,8 +51,8 @@ def _non_negative_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    if not math.isfinite(value) or value <= 0:  # nan compares false with everything: it would never checkpoint
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
     return value
 
 
@@ -96,11 +98,12 @@ def handle(args: argparse.Namespace) -> int:
     level = getattr(logging, args.log_level)
     configure_logging(level, prefix="[supervisor] ")
     overrides = parse_overrides(args.overrides)
+    check_overrides(overrides, args.workers, args.guarantee == "exactly-once")
     topology = load_topology(args.target)
     plan = topology.build(args.group_id)
     check_assignor(plan, args.assignor)  # fail here, once, rather than in every worker
     check_bolts(plan)
-    bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
+    bootstrap = bootstrap_address(args.bootstrap_servers, overrides)
     check_state_dir(args.state_dir.resolve(), plan.names)  # before a ~20 s group join, not after it
     monitor = None
     if args.metrics_port is not None:  # bound before anything starts, so a busy port fails at once
@@ -143,3 +146,21 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
     finally:
         if broker is not None:
             broker.stop()
+
+
+def bootstrap_address(given: str | None, overrides: dict[str, Any]) -> str | None:
+    """--bootstrap-servers, else the environment, else -X bootstrap.servers (taken out of ``overrides``); None
+    starts the embedded broker. An empty one given on purpose is an error, not a request for that broker."""
+    if given is not None:
+        if not given.strip():
+            raise ConfigError("--bootstrap-servers is empty; give HOST:PORT, or leave the option out to start the "
+                              "embedded broker")
+        return given
+    env = os.environ.get(BOOTSTRAP_ENV)
+    if env is not None:
+        if not env.strip():
+            raise ConfigError(f"${BOOTSTRAP_ENV} is set but empty; give HOST:PORT, or unset it to start the embedded "
+                              "broker")
+        return env
+    found: str | None = overrides.pop("bootstrap.servers", None)
+    return found
