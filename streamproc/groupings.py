@@ -74,6 +74,33 @@ class Fields(Grouping):
             return value[fields[0]]
         return tuple(value[f] for f in fields)
 
+    def key_problem(self, key: Any) -> str | None:
+        """Why ``key`` (from ``key_of``) cannot be a grouping key, or None. The key arrives downstream as the
+        tuple's key, through JSON: None there means "no key", and a dict, or a list within a list (a list
+        comes back as a tuple, its insides do not), cannot key state."""
+        if len(self.fields) == 1:
+            if key is None:
+                return f"field {self.fields[0]!r} is None; a fields grouping needs a value to group by"
+            return _problem(self.fields[0], key, sequence_ok=True)
+        for name, part in zip(self.fields, key, strict=True):
+            problem = _problem(name, part, sequence_ok=False)
+            if problem is not None:
+                return problem
+        return None
+
+
+def _problem(field: str, value: Any, sequence_ok: bool) -> str | None:
+    if sequence_ok and isinstance(value, (list, tuple)):
+        if all(v is None or isinstance(v, _SCALARS) for v in value):
+            return None
+    elif value is None or isinstance(value, _SCALARS):
+        return None
+    return (f"field {field!r} is a {type(value).__name__}, which cannot be a grouping key "
+            "(use a str, a number, or a list of them)")
+
+
+_SCALARS = (str, int, float, bool)
+
 
 @dataclass(frozen=True)
 class All(Grouping):

@@ -15,8 +15,12 @@ from typing import Any
 
 from streamproc.errors import ConfigError
 from streamproc.kafka.overrides import parse_overrides as parse_overrides  # where -X is parsed and checked
+from streamproc.redact import ScrubFilter
 
 _librdkafka_log = logging.getLogger("streamproc.librdkafka")
+#: librdkafka's own lines (its configuration dump among them) lose every secret value of our settings.
+_scrubber = ScrubFilter()
+_librdkafka_log.addFilter(_scrubber)
 
 #: Settings the runtime depends on for correctness: overriding them would break at-least-once.
 _PROTECTED_CONSUMER = {"enable.auto.commit": "false", "enable.auto.offset.store": "false"}
@@ -39,7 +43,8 @@ _PRODUCER_ONLY = (
 )
 
 
-def _base(bootstrap: str, client_id: str) -> dict[str, Any]:
+def _base(bootstrap: str, client_id: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    _scrubber.add(overrides)
     return {"bootstrap.servers": bootstrap, "client.id": client_id, "logger": _librdkafka_log}
 
 
@@ -53,7 +58,7 @@ def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any],
     if exactly_once and level != "read_committed":
         raise ConfigError(f"-X isolation.level={level} would read records of aborted transactions; "
                           "--guarantee exactly-once needs read_committed")
-    conf = _base(bootstrap, client_id)
+    conf = _base(bootstrap, client_id, overrides)
     conf.update({
         "group.id": group_id,
         "auto.offset.reset": "earliest",
@@ -94,7 +99,7 @@ def producer_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str
     if "transactional.id" in overrides:
         raise ConfigError("-X transactional.id: streamproc gives each worker its own (leased in the state "
                           "directory); run with --guarantee exactly-once for transactions")
-    conf = _base(bootstrap, client_id)
+    conf = _base(bootstrap, client_id, overrides)
     conf.update({
         "enable.idempotence": "true",
         "acks": "all",
@@ -111,6 +116,6 @@ def producer_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str
 
 
 def admin_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str) -> dict[str, Any]:
-    conf = _base(bootstrap, client_id)
+    conf = _base(bootstrap, client_id, overrides)
     conf.update({k: v for k, v in overrides.items() if not k.startswith(_CONSUMER_ONLY + _PRODUCER_ONLY)})
     return conf

@@ -104,7 +104,7 @@ def _run(worker: Worker) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         worker.run()
-        timer.stopped()
+        timer.stopped(getattr(worker, "left_group", False))
     except BrokerUnreachable as exc:  # before ConfigError, its base class
         log.error("%s", exc)
         return EXIT_UNREACHABLE

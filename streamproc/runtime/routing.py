@@ -147,6 +147,12 @@ class InternalWriter:
                         f"those fields; {self._route.source!r} emitted {type(tup.value).__name__} {tup.value!r:.80}"
                     ),
                 ) from exc
+            if type(key) is not str and type(key) is not int:  # the usual keys pass without a call
+                problem = grouping.key_problem(key)
+                if problem is not None:
+                    raise ProcessingError(self._route.source, SerdeError(
+                        f"fields grouping of {self._route.target!r}: {problem}; {self._route.source!r} emitted "
+                        f"{tup.value!r:.80}"))
         try:
             raw_key = encode_internal_key(key)
             raw_value = self._serialize(tup.value, self._ctx)

@@ -54,6 +54,8 @@ class Worker:
         self._ready: set[tuple[int, int]] = set()
         self._stopping = False
         self._failed = False
+        #: Set when the consumer closed cleanly after a successful run: only then may a stop say it left the group.
+        self.left_group = False
         self._last_committed: dict[TP, int] = {}
         self._sub_of_topic = plan.subtopology_of_topic()
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
@@ -371,6 +373,7 @@ class Worker:
         if consumer is not None:
             try:
                 consumer.close()  # leaves the group; the revoke callback checkpoints unless we failed
+                self.left_group = not self._failed
             except Exception:
                 log.exception("closing the consumer failed")
         for key in list(self.tasks):
