@@ -39,6 +39,7 @@ from streamproc.errors import (
 from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.monitoring.server import MonitoringServer
 from streamproc.redact import describe
+from streamproc.runtime.orphans import die_with_parent
 from streamproc.runtime.policy import StopProcessing
 from streamproc.runtime.settings import WorkerSettings
 from streamproc.runtime.shutdown import StopTimer
@@ -53,6 +54,8 @@ EXIT_FATAL = 3
 EXIT_RETRY = 4
 EXIT_UNREACHABLE = 5
 EXIT_STOP_TIMEOUT = 6
+#: Each asks for a graceful stop. SIGHUP (the terminal went away) used to kill the supervisor silently.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def configure_logging(level: int = logging.INFO, prefix: str = "") -> None:
@@ -100,8 +103,8 @@ def _run(worker: Worker) -> int:
         worker.request_stop()
         timer.arm()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     try:
         worker.run()
         timer.stopped(getattr(worker, "left_group", False))
@@ -132,6 +135,7 @@ def _run(worker: Worker) -> int:
 
 
 def _child(target: str, settings: WorkerSettings, log_level: int, report: Connection | None) -> None:
+    die_with_parent(signal.SIGTERM, settings.parent_pid)  # a graceful stop when the supervisor dies, even by -9
     configure_logging(log_level, prefix=f"[worker-{settings.worker_index}] ")
     # A `_created` series per counter and histogram doubles what Prometheus stores, and rate() ignores it.
     disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -211,8 +215,8 @@ class Supervisor:
         self._stopping = True
 
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_signal)
         if self.settings.overrides:
             log.info("Kafka client settings from -X: %s", describe(self.settings.overrides))
         for index in range(self.count):
