@@ -88,8 +88,9 @@ def register(commands: Any) -> None:
                              "-X @FILE reads KEY=VALUE lines from FILE (keeps passwords out of the process list)")
     parser.add_argument("--metrics-port", type=_port, metavar="PORT",
                         help="serve /metrics (all workers, labelled by worker), /healthz and /readyz on this port")
-    parser.add_argument("--metrics-host", default="0.0.0.0", metavar="ADDRESS",
-                        help="address the metrics port listens on (default 0.0.0.0: all interfaces)")
+    parser.add_argument("--metrics-host", default="127.0.0.1", metavar="ADDRESS",
+                        help="address the metrics port listens on (default 127.0.0.1: this host only; 0.0.0.0 "
+                             "exposes it on every interface, e.g. in a container)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.set_defaults(handler=handle)
 
