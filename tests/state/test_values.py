@@ -18,8 +18,15 @@ from streamproc.state.keyed import KeyedState
 from streamproc.state.partition import StorePartition
 from streamproc.testing import TopologyTestDriver
 
+class Opaque:
+    """A type JSON knows nothing about (its repr is fixed, for stable test ids under xdist)."""
+
+    def __repr__(self) -> str:
+        return "Opaque()"
+
+
 BAD = [math.inf, -math.inf, math.nan, {1, 2}, 2**70, -(2**63) - 1, {"a": [1.0, math.nan]}, (math.inf,),
-       {1: "non-str key"}, "\ud800", object()]
+       {1: "non-str key"}, "\ud800", Opaque()]
 GOOD = [0, -(2**63), 2**64 - 1, 2**40, 1.5, "", "é", True, {"a": [1, "x", None, 2.5]}, [None], "null"]
 
 
