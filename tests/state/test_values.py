@@ -18,6 +18,7 @@ from streamproc.state.keyed import KeyedState
 from streamproc.state.partition import StorePartition
 from streamproc.testing import TopologyTestDriver
 
+
 class Opaque:
     """A type JSON knows nothing about (its repr is fixed, for stable test ids under xdist)."""
 
