@@ -28,7 +28,7 @@ class JsonSerde:
                 f"cannot encode {type(obj).__name__} as JSON for topic {ctx.topic!r}: {exc}"
             ) from exc
         # orjson writes inf and nan as null; only output with a null can hold one, so the walk is rare.
-        if b"null" in encoded and _has_non_finite(obj):
+        if b"null" in encoded and has_non_finite(obj):
             raise SerdeError(f"cannot encode {type(obj).__name__} as JSON for topic {ctx.topic!r}: it holds inf or "
                              "nan, which JSON has no value for (it would come back as null)")
         return encoded
@@ -42,11 +42,12 @@ class JsonSerde:
             raise SerdeError(f"invalid JSON on topic {ctx.topic!r}: {exc}") from exc
 
 
-def _has_non_finite(obj: Any) -> bool:
+def has_non_finite(obj: Any) -> bool:
+    """True when ``obj`` holds inf or nan, which JSON has no value for."""
     if isinstance(obj, float):
         return obj - obj != 0.0
     if isinstance(obj, dict):
-        return any(_has_non_finite(v) for v in obj.values())
+        return any(has_non_finite(v) for v in obj.values())
     if isinstance(obj, (list, tuple)):
-        return any(_has_non_finite(v) for v in obj)
+        return any(has_non_finite(v) for v in obj)
     return False

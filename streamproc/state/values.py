@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from streamproc.errors import SerdeError
 from streamproc.serde.base import SerdeContext
-from streamproc.serde.json import JsonSerde
+from streamproc.serde.json import JsonSerde, has_non_finite
 from streamproc.state.store import Store
 
 #: orjson encodes ints from -2**63 to 2**64 - 1.
@@ -56,8 +58,18 @@ class ValueCheck:
         self._ctx = ctx
 
     def check(self, value: Any) -> None:
-        if self.plain and is_plain(value):
-            return
+        if self.plain:
+            t = type(value)
+            if t is dict or t is list:  # aggregates: orjson directly, without the serde's Python wrapper
+                try:
+                    raw = orjson.dumps(value)
+                except TypeError:
+                    pass  # the serde's call below says why, in its words
+                else:
+                    if len(raw) <= _limit - _HEADROOM and (b"null" not in raw or not has_non_finite(value)):
+                        return
+            elif is_plain(value):
+                return
         try:
             encoded = self._serialize(value, self._ctx)
         except SerdeError as exc:
