@@ -18,8 +18,10 @@ _KEY_LEN = struct.Struct(">H")
 class Store:
     """A keyed store declared by a bolt (``stores = [Store("counts")]``).
 
-    Keys are the tuple's key, encoded with ``key_serde``; values are encoded with ``value_serde``
-    only at checkpoint time, so a hot key written a thousand times costs one encode.
+    Keys are the tuple's key, encoded with ``key_serde``; values are written to the changelog and
+    RocksDB only at checkpoint time, so a hot key written a thousand times costs one changelog record.
+    ``set()`` checks each value first (streamproc.state.values): by type for plain JSON values,
+    otherwise by encoding it once.
     """
 
     name: str
