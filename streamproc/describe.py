@@ -25,7 +25,7 @@ def _component(plan: Plan, component: str) -> str:
 
 
 def describe_text(plan: Plan) -> str:
-    lines = [f"topology {plan.name} (consumer group {plan.name})"]
+    lines = [f"topology {plan.name} (consumer group {plan.names.app})"]
     for sub in plan.subtopologies:
         lines.append(f"  sub-topology {sub.id}: reads {', '.join(sub.source_topics)}")
         lines.extend(f"    {_component(plan, c)}" for c in sub.components)

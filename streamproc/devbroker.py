@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 from streamproc.errors import ConfigError
+from streamproc.runtime.orphans import broker_preexec
 from streamproc.tlsproxy import TlsTerminator, server_context
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ class EmbeddedBroker:
         command = self.command()
         output = open(self._log_path, "ab") if self._log_path else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
-                                         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
+                                         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+                                         preexec_fn=broker_preexec)  # dies with its starter
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

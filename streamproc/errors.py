@@ -11,6 +11,11 @@ class StreamprocError(Exception):
     """Base of every error raised by streamproc itself."""
 
 
+class FatalError(StreamprocError):
+    """A failure that a restart cannot fix: a worker that meets one exits with code 3, and the supervisor
+    stops every worker, instead of restarting into the same failure forever."""
+
+
 class TopologyError(StreamprocError):
     """The topology definition is invalid; raised when it is built, before anything runs."""
 
@@ -63,8 +68,24 @@ class ProducerFencedError(CheckpointError):
     worker must stop without committing; a restart registers the id again with a new producer."""
 
 
+class BoltSetupError(FatalError):
+    """A bolt's ``setup()`` raised (or called sys.exit()): every start of the task would do the same."""
+
+
 class StateError(StreamprocError):
     """A state store is unusable (locked by another process, corrupt, or used outside a keyed context)."""
+
+
+class StateDirError(StateError, FatalError):
+    """The state directory cannot be used: no permission, a symbolic link, or another user's file in it.
+
+    A restart cannot fix it, so a worker that meets it exits as fatal (code 3) with the path, and
+    ``streamproc run`` looks for it before any worker joins the group."""
+
+
+class StateValueError(StateError, FatalError):
+    """A value in a store's write cache cannot be encoded at the checkpoint, although it was checked when
+    it was set: it was changed in place afterwards. Replaying the same records would do the same."""
 
 
 class CorruptStateError(StateError):

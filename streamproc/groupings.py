@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from streamproc.names import InternalKind
 from streamproc.serde.base import Serde
 
 if TYPE_CHECKING:
@@ -51,8 +52,8 @@ class Grouping:
         return False
 
     @property
-    def topic_suffix(self) -> str:
-        """The internal topic is ``<topology>-<bolt>-<suffix>``."""
+    def topic_suffix(self) -> InternalKind:
+        """The internal topic is ``<group>-<bolt>-<suffix>`` (streamproc.names)."""
         return "repartition"
 
     @property
@@ -69,6 +70,11 @@ class Grouping:
         """The internal topic partition for the tuple: 0..partitions-1, BY_KEY or EVERY. Raises
         ValueError for a partition that does not exist."""
         return BY_KEY
+
+    def key_problem(self, key: Any) -> str | None:
+        """Why ``key`` (from ``key``) cannot be a grouping key, or None (asked only for keys other than str
+        and int)."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,33 @@ class Fields(Grouping):
             return value[fields[0]]
         return tuple(value[f] for f in fields)
 
+    def key_problem(self, key: Any) -> str | None:
+        """Why ``key`` (from ``key_of``) cannot be a grouping key, or None. The key arrives downstream as the
+        tuple's key, through JSON: None there means "no key", and a dict, or a list within a list (a list
+        comes back as a tuple, its insides do not), cannot key state."""
+        if len(self.fields) == 1:
+            if key is None:
+                return f"field {self.fields[0]!r} is None; a fields grouping needs a value to group by"
+            return _problem(self.fields[0], key, sequence_ok=True)
+        for name, part in zip(self.fields, key, strict=True):
+            problem = _problem(name, part, sequence_ok=False)
+            if problem is not None:
+                return problem
+        return None
+
+
+def _problem(field: str, value: Any, sequence_ok: bool) -> str | None:
+    if sequence_ok and isinstance(value, (list, tuple)):
+        if all(v is None or isinstance(v, _SCALARS) for v in value):
+            return None
+    elif value is None or isinstance(value, _SCALARS):
+        return None
+    return (f"field {field!r} is a {type(value).__name__}, which cannot be a grouping key "
+            "(use a str, a number, or a list of them)")
+
+
+_SCALARS = (str, int, float, bool)
+
 
 @dataclass(frozen=True)
 class All(Grouping):
@@ -131,7 +164,7 @@ class Global(Grouping):
         return True
 
     @property
-    def topic_suffix(self) -> str:
+    def topic_suffix(self) -> InternalKind:
         return "global"
 
     def partition(self, tup: Tuple, partitions: int) -> int:

@@ -17,7 +17,7 @@ from streamproc.errors import ConfigError
 from streamproc.groupings import Grouping
 from streamproc.kafka.sink import KafkaSink
 from streamproc.kafka.spout import KafkaSpout
-from streamproc.state.changelog import changelog_topic
+from streamproc.names import Names
 from streamproc.state.store import Store
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ class Plan:
     routes: dict[tuple[str, str], list[Route]]
     subtopologies: list[SubTopology]
     internal_topics: dict[str, InternalTopic]
+    #: Every derived name (internal topics, changelogs, dead letters, state paths): per consumer group.
+    names: Names
     #: store name -> (owning bolt, spec)
     stores: dict[str, tuple[str, Store]] = field(default_factory=dict)
 
@@ -84,7 +86,7 @@ class Plan:
 
     def changelog_topics(self) -> dict[str, str]:
         """store name -> changelog topic"""
-        return {name: changelog_topic(self.name, name) for name in self.stores}
+        return {name: self.names.changelog(name) for name in self.stores}
 
     def sinks(self) -> dict[str, str]:
         """KafkaSink component -> the topic it writes."""
@@ -134,7 +136,7 @@ class Plan:
             if not progressed:  # pragma: no cover - validation rejects cycles
                 raise ConfigError(f"cannot resolve partition counts of {self.name!r}: cyclic internal topics")
         for store_name, (owner, _) in self.stores.items():
-            counts[changelog_topic(self.name, store_name)] = sub_count[self.subtopology_of_component(owner).id]
+            counts[self.names.changelog(store_name)] = sub_count[self.subtopology_of_component(owner).id]
         return counts
 
     def _routes_into(self, topic: str) -> list[Route]:
@@ -159,11 +161,9 @@ def check_assignor(plan: Plan, assignor: str) -> str:
     return assignor
 
 
-def internal_topic_name(topology: str, bolt: str, grouping: Grouping) -> str:
-    return f"{topology}-{bolt}-{grouping.topic_suffix}"
-
-
-def build_plan(topology: Topology) -> Plan:
+def build_plan(topology: Topology, group_id: str | None = None) -> Plan:
+    """``group_id`` (default: the topology name) prefixes every internal topic, changelog and state path."""
+    names = Names(topology.name if group_id is None else group_id)
     components = [*topology.spouts, *topology.bolts]
     parent = {c: c for c in components}
 
@@ -182,7 +182,7 @@ def build_plan(topology: Topology) -> Plan:
             if inp.grouping.in_process:
                 parent[find(spec.id)] = find(inp.source)
             else:
-                topic = internal_topic_name(topology.name, spec.id, inp.grouping)
+                topic = names.internal(spec.id, inp.grouping.topic_suffix)
                 feeders.setdefault(topic, set()).add((inp.source, inp.stream))
                 fixed = 1 if inp.grouping.single_partition else spec.partitions
                 kind: Literal["repartition", "global"] = "global" if inp.grouping.single_partition else "repartition"
@@ -212,7 +212,8 @@ def build_plan(topology: Topology) -> Plan:
                     stores[store.name] = (c, store)
                     member_stores.append(store.name)
         subtopologies.append(SubTopology(index, tuple(members), external, consumed, tuple(member_stores)))
-    return Plan(topology.name, dict(topology.spouts), dict(topology.bolts), routes, subtopologies, internal, stores)
+    return Plan(topology.name, dict(topology.spouts), dict(topology.bolts), routes, subtopologies, internal, names,
+                stores)
 
 
 def _topological_order(topology: Topology) -> list[str]:

@@ -24,6 +24,8 @@ _SECRET_PARTS = (
     "oauthbearer.config",  # may embed a client secret
     "user.info",  # basic.auth.user.info of the Schema Registry client: "user:password"
     "jaas",  # Java-style sasl.jaas.config, which carries the password inline
+    "oauthbearer.extensions",  # key=value pairs for the broker, often tenant ids or tokens
+    "kinit.cmd",  # sasl.kerberos.kinit.cmd: a shell command, which may hold a password inline
 )
 #: Whole names that are secret: the token of a bearer-auth registry client, and the user name
 #: (librdkafka redacts it too: with the password it is half of a credential).
@@ -50,6 +52,34 @@ def secret_values(config: Mapping[str, Any]) -> list[str]:
     """The non-empty secret values of ``config``, longest first (so a secret containing another is replaced whole)."""
     values = {str(v) for k, v in config.items() if is_secret(k) and v is not None and str(v)}
     return sorted(values, key=len, reverse=True)
+
+
+class ScrubFilter(logging.Filter):
+    """Scrubs known secret values from every record logged to the logger it is added to.
+
+    librdkafka redacts the settings it considers sensitive in its own output (``-X debug=conf``) but not
+    all of ours (``sasl.oauthbearer.extensions``, ``sasl.kerberos.kinit.cmd``); its lines reach Python
+    logging through one logger, which gets this filter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._values: list[str] = []
+
+    def add(self, config: Mapping[str, Any]) -> None:
+        """Remember the secret values of ``config`` (every client's settings pass through here)."""
+        merged = set(self._values) | set(secret_values(config))
+        if len(merged) != len(self._values):
+            self._values = sorted(merged, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._values:
+            message = record.getMessage()
+            clean = message
+            for value in self._values:
+                clean = clean.replace(value, REDACTED)
+            if clean != message:
+                record.msg, record.args = clean, None
+        return True
 
 
 def scrub(text: str, config: Mapping[str, Any]) -> str:

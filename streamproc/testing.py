@@ -43,7 +43,6 @@ from streamproc.runtime.policy import (
     ErrorPolicy,
     OnError,
     StopProcessing,
-    dlq_topic,
 )
 from streamproc.runtime.task import Task
 from streamproc.runtime.tasks import TaskManager
@@ -138,8 +137,8 @@ class TopologyTestDriver:
             self.broker.create(topic, count)
         self.producer = MemoryProducer(self.broker)
         self.output_ = Output(self.producer)
-        self.policy = ErrorPolicy(on_error, self.plan.name, self.output_)
-        self._consumer = MemoryConsumer(self.broker, self.plan.name)
+        self.policy = ErrorPolicy(on_error, self.plan.names.dlq(), self.output_)
+        self._consumer = MemoryConsumer(self.broker, self.plan.names.app)
         self.checkpointer = Checkpointer(self.output_, self._commit)
         self._metrics = RuntimeMetrics(self.plan.name)
         self._start()
@@ -169,7 +168,7 @@ class TopologyTestDriver:
     @property
     def committed(self) -> dict[TP, int]:
         """The group's committed offsets: what a restarted worker would resume from."""
-        return dict(self.broker.committed.get(self.plan.name, {}))
+        return dict(self.broker.committed.get(self.plan.names.app, {}))
 
     @property
     def tasks(self) -> dict[tuple[int, int], Task]:
@@ -262,7 +261,7 @@ class TopologyTestDriver:
     def dead_letters(self) -> list[DeadLetter]:
         """What ``on_error="dlq"`` sent to the dead-letter topic, oldest first."""
         letters = []
-        for m in self.records(dlq_topic(self.plan.name)):
+        for m in self.records(self.plan.names.dlq()):
             found = {name: (value or b"").decode(errors="replace") for name, value in m.headers() or []
                      if name in _DLQ_HEADERS}
             own = [(name, value) for name, value in m.headers() or [] if name not in _DLQ_HEADERS]

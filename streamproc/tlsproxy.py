@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,9 @@ _CHUNK = 256 * 1024
 
 def server_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.SSLContext:
     """A TLS server context from PEM files; with ``client_ca``, clients must present a certificate it signed."""
+    for option, path in (("--cert", cert), ("--key", key), ("--client-ca", client_ca)):
+        if path is not None:  # OpenSSL reads what it is given: a FIFO or a huge file would stall it
+            _check_pem_file(option, path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         # An encrypted key would make OpenSSL prompt on the terminal; with no password it fails instead.
@@ -40,6 +44,21 @@ def server_context(cert: Path, key: Path, client_ca: Path | None = None) -> ssl.
         raise ConfigError(f"cannot load the broker's TLS files ({names}): {exc} "
                           "(the key must be unencrypted PEM and belong to the certificate)") from exc
     return context
+
+
+#: A certificate chain or key is a few kilobytes; a PEM bundle of CAs stays well under this.
+MAX_PEM_FILE = 1 << 20
+
+
+def _check_pem_file(option: str, path: Path) -> None:
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{option} {path} is not a regular file")
+    if info.st_size > MAX_PEM_FILE:
+        raise ConfigError(f"{option} {path} is larger than {MAX_PEM_FILE:,} bytes; is it the right file?")
 
 
 class TlsTerminator:

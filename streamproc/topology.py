@@ -145,8 +145,10 @@ class Topology:
         self.bolts[component] = spec
         return BoltDeclarer(spec)
 
-    def build(self) -> Plan:
-        """Validate the whole graph and cut it into sub-topologies; raises TopologyError naming the component."""
+    def build(self, group_id: str | None = None) -> Plan:
+        """Validate the whole graph and cut it into sub-topologies; raises TopologyError naming the component.
+
+        ``group_id`` (default: the topology name) names the run's internal topics and state (``streamproc.names``)."""
         validate(self)
-        return build_plan(self)
+        return build_plan(self, group_id)
 

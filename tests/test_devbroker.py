@@ -61,7 +61,13 @@ def test_mutual_tls_requires_a_client_certificate(mutual_tls_broker: EmbeddedBro
 def test_bad_tls_files_are_named(tls: TlsFiles, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs both a TLS certificate and its key"):
         EmbeddedBroker(cert=tls.server_cert)
-    with pytest.raises(ConfigError, match=r"cannot load the broker's TLS files \(--cert .*missing.pem"):
+    with pytest.raises(ConfigError, match=r"--cert .*missing.pem: No such file"):
         EmbeddedBroker(cert=tmp_path / "missing.pem", key=tls.server_key)
+    with pytest.raises(ConfigError, match=r"--key /dev/zero is not a regular file"):
+        EmbeddedBroker(cert=tls.server_cert, key=Path("/dev/zero"))
+    huge = tmp_path / "huge.pem"
+    huge.write_bytes(b"-" * (2 << 20))
+    with pytest.raises(ConfigError, match=r"--client-ca .*huge.pem is larger than 1,048,576 bytes"):
+        EmbeddedBroker(cert=tls.server_cert, key=tls.server_key, client_ca=huge)
     with pytest.raises(ConfigError, match="cannot load the broker's TLS files"):
         EmbeddedBroker(cert=tls.server_cert, key=tls.client_key)  # encrypted, and not the certificate's key

@@ -50,6 +50,6 @@ def connect(args: argparse.Namespace) -> Connection:
     bootstrap = bootstrap_of(args, overrides)
     if not bootstrap:
         raise ConfigError(f"give --bootstrap-servers or set ${BOOTSTRAP_ENV}")
-    plan = load_topology(args.target).build()
+    plan = load_topology(args.target).build(args.group_id)
     admin = kadmin.connect(admin_config(bootstrap, overrides, f"{plan.name}-cli"), CONNECT_TIMEOUT)
-    return Connection(plan, admin, bootstrap, args.group_id or plan.name, overrides)
+    return Connection(plan, admin, bootstrap, plan.names.app, overrides)

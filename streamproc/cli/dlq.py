@@ -19,7 +19,6 @@ from streamproc.kafka.reading import committed_offsets, reader, watermarks
 from streamproc.ops import dlq as ops
 from streamproc.ops.progress import progress, say
 from streamproc.ops.replay import apply_offsets
-from streamproc.runtime.policy import dlq_topic
 
 
 def register(commands: Any) -> None:
@@ -71,8 +70,8 @@ class _Dlq:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.topic = dlq_topic(conn.plan.name)
-        self.group = ops.dlq_group(conn.group_id)
+        self.topic = conn.plan.names.dlq()
+        self.group = conn.plan.names.dlq_group()
         counts = kadmin.partition_counts(conn.admin)
         if self.topic not in counts:
             raise ConfigError(f"topology {conn.plan.name!r} has no dead-letter topic {self.topic!r} (it is created "
@@ -87,7 +86,7 @@ class _Dlq:
             group.close()
         self.start = {p: offset for (_, p), offset in found.items()}
         self.low = {p: watermarks(self.reader, self.topic, p)[0] for p in range(self.partitions)}
-        self.ledger = ops.read_ledger(self.reader, conn.plan.name, ops.ledger_topic(conn.plan.name) in counts)
+        self.ledger = ops.read_ledger(self.reader, conn.plan.names.dlq_ledger(), conn.plan.names.dlq_ledger() in counts)
 
     def letters(self) -> list[ops.DeadLetter]:
         return list(ops.read(self.reader, self.topic, self.low))
@@ -173,7 +172,8 @@ def handle_replay(args: argparse.Namespace) -> int:
         _ensure_ledger(conn)
         producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-dlq-replay"))
         with progress("re-driving", len(plan.origins), "messages") as advance:
-            ops.redrive(producer, plan, conn.plan.name, args.to_topic, box.counts, conn.plan.external_topics())
+            ops.redrive(producer, plan, conn.plan.names.dlq_ledger(), args.to_topic, box.counts,
+                        conn.plan.external_topics())
             advance(len(plan.origins))
     apply_offsets(conn.admin, box.group, {(box.topic, p): o for p, o in plan.new_offsets.items()})
     say(f"re-drove {len(plan.origins)} dead letters" + (f" to {args.to_topic}" if args.to_topic else
@@ -205,12 +205,12 @@ def handle_skip(args: argparse.Namespace) -> int:
     if plan.origins:
         _ensure_ledger(conn)
         producer = Producer(producer_config(conn.bootstrap, conn.overrides, f"{conn.plan.name}-dlq-skip"))
-        ops.skip(producer, plan, conn.plan.name)
+        ops.skip(producer, plan, conn.plan.names.dlq_ledger())
     apply_offsets(conn.admin, box.group, {(box.topic, p): o for p, o in plan.new_offsets.items()})
     say(f"skipped {len(plan.origins)} dead letters; they stay in {box.topic} and are listed as skipped")
     return 0
 
 
 def _ensure_ledger(conn: Connection) -> None:
-    kadmin.ensure_topics(conn.admin, [TopicSpec(ops.ledger_topic(conn.plan.name), 1, {"cleanup.policy": "compact"},
+    kadmin.ensure_topics(conn.admin, [TopicSpec(conn.plan.names.dlq_ledger(), 1, {"cleanup.policy": "compact"},
                                                 "ledger of handled dead letters")])

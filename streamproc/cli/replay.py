@@ -147,11 +147,11 @@ def _note_unguarded_copies(conn: Connection, counts: dict[str, int]) -> None:
     """Re-driven dead letters in inputs read by a sub-topology without state are applied whatever happened to
     their originals (runtime/redrive.py): say so before a replay makes those originals count again."""
     unguarded = {t for sub in conn.plan.subtopologies if not sub.stores for t in sub.external_topics}
-    if not unguarded or dlq_ops.ledger_topic(conn.plan.name) not in counts:
+    if not unguarded or conn.plan.names.dlq_ledger() not in counts:
         return
     records = reader(conn.bootstrap, conn.overrides, f"{conn.plan.name}-replay")
     try:
-        ledger = dlq_ops.read_ledger(records, conn.plan.name, True)
+        ledger = dlq_ops.read_ledger(records, conn.plan.names.dlq_ledger(), True)
     finally:
         records.close()
     found = [origin for origin, status in ledger.origins.items()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -13,13 +14,14 @@ from prometheus_client import disable_created_metrics
 
 from streamproc.devbroker import CLIENT_SETTINGS, EmbeddedBroker
 from streamproc.errors import ConfigError
-from streamproc.kafka.config import parse_overrides
-from streamproc.loader import load_topology
+from streamproc.kafka.overrides import check_overrides, parse_overrides
+from streamproc.loader import check_bolts, load_topology
 from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.plan import ASSIGNORS, check_assignor
 from streamproc.runtime.policy import ON_ERROR_CHOICES
 from streamproc.runtime.process import Supervisor, configure_logging
 from streamproc.runtime.settings import GUARANTEES, WorkerSettings
+from streamproc.state.dirs import check_state_dir
 from streamproc.wording import counted
 
 log = logging.getLogger("streamproc.run")
@@ -50,8 +52,8 @@ def _non_negative_int(text: str) -> int:
 
 def _positive_float(text: str) -> float:
     value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    if not math.isfinite(value) or value <= 0:  # nan compares false with everything: it would never checkpoint
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
     return value
 
 
@@ -89,8 +91,9 @@ def register(commands: Any) -> None:
                              "-X @FILE reads KEY=VALUE lines from FILE (keeps passwords out of the process list)")
     parser.add_argument("--metrics-port", type=_port, metavar="PORT",
                         help="serve /metrics (all workers, labelled by worker), /healthz and /readyz on this port")
-    parser.add_argument("--metrics-host", default="0.0.0.0", metavar="ADDRESS",
-                        help="address the metrics port listens on (default 0.0.0.0: all interfaces)")
+    parser.add_argument("--metrics-host", default="127.0.0.1", metavar="ADDRESS",
+                        help="address the metrics port listens on (default 127.0.0.1: this host only; 0.0.0.0 "
+                             "exposes it on every interface, e.g. in a container)")
     embedded = parser.add_argument_group(
         "embedded broker", "when neither --bootstrap-servers nor $STREAMPROC_BOOTSTRAP_SERVERS is given, run starts an "
         "in-memory development broker for as long as it runs")
@@ -109,21 +112,19 @@ def handle(args: argparse.Namespace) -> int:
     level = getattr(logging, args.log_level)
     configure_logging(level, prefix="[supervisor] ")
     overrides = parse_overrides(args.overrides)
+    check_overrides(overrides, args.workers, args.guarantee == "exactly-once")
     topology = load_topology(args.target)
-    check_assignor(topology.build(), args.assignor)  # fail here, once, rather than in every worker
-    bootstrap = args.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV) or overrides.pop("bootstrap.servers", None)
+    plan = topology.build(args.group_id)
+    check_assignor(plan, args.assignor)  # fail here, once, rather than in every worker
+    check_bolts(plan)
+    bootstrap = bootstrap_address(args.bootstrap_servers, overrides)
     if bootstrap:
         given = [flag for flag, value in (("--broker-port", args.broker_port),
                                           ("--broker-partitions", args.broker_partitions)) if value is not None]
         if given:
             raise ConfigError(f"{' and '.join(given)} configure the embedded broker, which runs only without "
                               f"--bootstrap-servers or ${BOOTSTRAP_ENV} (given: {bootstrap})")
-    if "group.instance.id" in overrides and args.workers > 1:
-        raise ConfigError(f"-X group.instance.id gives all {args.workers} workers the same static member id, and "
-                          "members with one id fence each other: run one worker per `streamproc run` (--workers 1), "
-                          "each with its own id")
-    if args.state_dir.exists() and not args.state_dir.is_dir():
-        raise ConfigError(f"--state-dir {args.state_dir} exists and is not a directory")
+    check_state_dir(args.state_dir.resolve(), plan.names)  # before a ~20 s group join, not after it
     monitor = None
     if args.metrics_port is not None:  # bound before anything starts, so a busy port fails at once
         disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series, as in the workers
@@ -182,3 +183,21 @@ def _announce(bootstrap: str, partitions: int, overrides: dict[str, Any]) -> Non
           f"streamproc: missing input topics are created with {counted(partitions, 'partition')}; "
           f"client settings for it: {tuned} (-X overrides them)",
           file=sys.stderr, flush=True)
+
+
+def bootstrap_address(given: str | None, overrides: dict[str, Any]) -> str | None:
+    """--bootstrap-servers, else the environment, else -X bootstrap.servers (taken out of ``overrides``); None
+    starts the embedded broker. An empty one given on purpose is an error, not a request for that broker."""
+    if given is not None:
+        if not given.strip():
+            raise ConfigError("--bootstrap-servers is empty; give HOST:PORT, or leave the option out to start the "
+                              "embedded broker")
+        return given
+    env = os.environ.get(BOOTSTRAP_ENV)
+    if env is not None:
+        if not env.strip():
+            raise ConfigError(f"${BOOTSTRAP_ENV} is set but empty; give HOST:PORT, or unset it to start the embedded "
+                              "broker")
+        return env
+    found: str | None = overrides.pop("bootstrap.servers", None)
+    return found

@@ -30,7 +30,6 @@ from streamproc.ops.progress import progress, say
 from streamproc.ops.rebuild import RebuildTarget, rebuild, restore_in_memory
 from streamproc.plan import Plan
 from streamproc.state.backend import backend_class
-from streamproc.state.changelog import changelog_topic
 from streamproc.state.reader import StoreReader, local_partitions
 from streamproc.wording import counted
 
@@ -97,7 +96,7 @@ def handle_rebuild(args: argparse.Namespace) -> int:
     counts = kadmin.partition_counts(conn.admin)
     targets: list[RebuildTarget] = []
     for store in stores:
-        changelog = changelog_topic(plan.name, store)
+        changelog = plan.names.changelog(store)
         if changelog not in counts:
             raise ConfigError(f"changelog {changelog!r} of store {store!r} does not exist: nothing to rebuild from")
         if args.partition is not None and not 0 <= args.partition < counts[changelog]:
@@ -119,7 +118,7 @@ def handle_rebuild(args: argparse.Namespace) -> int:
         read = rebuild(plan, targets, args.state_dir, restore, probe, group, not args.catch_up, bar)
     records = counted(read, "changelog record", thousands=True)
     rebuilt = ", ".join(f"{t.store}[{t.partition}]" for t in targets)
-    say(f"rebuilt {rebuilt} from {records} in {args.state_dir / plan.name}")
+    say(f"rebuilt {rebuilt} from {records} in {plan.names.state_root(args.state_dir)}")
     return 0
 
 
@@ -164,17 +163,17 @@ def _readers(args: argparse.Namespace, plan: Plan, store: str, partition: int | 
         yield from _memory_readers(args, plan, store, partition)
         return
     spec = plan.stores[store][1]
-    found = local_partitions(args.state_dir, plan.name, store)
+    found = local_partitions(args.state_dir, plan.names, store)
     if partition is not None:
         if partition not in found:
             raise ConfigError(f"no local copy of {store}[{partition}] under {args.state_dir} (local partitions: "
                               f"{found or 'none'}); `streamproc state rebuild --partition {partition}` creates it")
         found = [partition]
     elif not found:
-        raise ConfigError(f"no local copy of store {store!r} under {args.state_dir / plan.name}; run the topology "
-                          "or `streamproc state rebuild` first")
+        raise ConfigError(f"no local copy of store {store!r} under {plan.names.state_root(args.state_dir)}; run the "
+                          "topology or `streamproc state rebuild` first")
     for p in found:
-        with StoreReader.local(plan.name, spec, args.state_dir, p) as opened:
+        with StoreReader.local(plan.names, spec, args.state_dir, p) as opened:
             yield opened
 
 
@@ -186,7 +185,7 @@ def _memory_readers(args: argparse.Namespace, plan: Plan, store: str, partition:
     except ConfigError as exc:
         raise ConfigError(f"store {store!r} keeps its state in memory, so there is no local copy; reading it "
                           f"from its changelog needs a broker: {exc}") from exc
-    changelog = changelog_topic(plan.name, store)
+    changelog = plan.names.changelog(store)
     count = kadmin.partition_counts(conn.admin).get(changelog)
     if count is None:
         raise ConfigError(f"changelog {changelog!r} of memory store {store!r} does not exist: the store is empty")
@@ -204,12 +203,12 @@ def _memory_readers(args: argparse.Namespace, plan: Plan, store: str, partition:
         parts = restore_in_memory(plan, store, partitions, restore, probe, group,
                                   lambda total: stack.enter_context(progress(f"reading {changelog}", total)))
     for part in parts:
-        with StoreReader(plan.name, part.spec, part.backend, part.partition) as opened:
+        with StoreReader(plan.names, part.spec, part.backend, part.partition) as opened:
             yield opened
 
 
 def handle_get(args: argparse.Namespace) -> int:
-    plan = load_topology(args.target).build()
+    plan = load_topology(args.target).build(args.group_id)
     store = _store(plan, args.store)[0]
     try:
         key = json.loads(args.key) if args.json_key else args.key
@@ -222,7 +221,7 @@ def handle_get(args: argparse.Namespace) -> int:
             items = list(opened.items(key))
             if value is None and not items:
                 continue
-            behind = freshness.behind(changelog_topic(plan.name, store), opened.partition, opened.changelog_offset())
+            behind = freshness.behind(plan.names.changelog(store), opened.partition, opened.changelog_offset())
             if args.json:
                 answer = {"store": store, "key": key, "partition": opened.partition, "value": value,
                           "behind_changelog": behind}
@@ -236,7 +235,7 @@ def handle_get(args: argparse.Namespace) -> int:
     finally:
         freshness.close()
     say(f"key {key!r} is not in the local copy of store {store!r} (partitions: "
-        f"{local_partitions(args.state_dir, plan.name, store)})")
+        f"{local_partitions(args.state_dir, plan.names, store)})")
     return 1
 
 
@@ -253,7 +252,7 @@ def _print_value(value: Any, items: list[tuple[Any, Any]]) -> None:
 
 
 def handle_dump(args: argparse.Namespace) -> int:
-    plan = load_topology(args.target).build()
+    plan = load_topology(args.target).build(args.group_id)
     store = _store(plan, args.store)[0]
     if args.limit is not None and args.limit < 0:
         raise ConfigError(f"--limit {args.limit}: give a count of entries, 0 or more")
@@ -263,7 +262,7 @@ def handle_dump(args: argparse.Namespace) -> int:
         print(f"{'part':>4}  {'key':<40}  value")
     try:
         for opened in _readers(args, plan, store, args.partition):
-            freshness.report(store, opened.partition, freshness.behind(changelog_topic(plan.name, store),
+            freshness.report(store, opened.partition, freshness.behind(plan.names.changelog(store),
                                                                        opened.partition, opened.changelog_offset()))
             for key, sub, value in opened.entries():
                 if args.limit is not None and printed >= args.limit:

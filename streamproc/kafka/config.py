@@ -10,14 +10,17 @@ client understands are kept from the others, which would warn about them.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from streamproc.errors import ConfigError
+from streamproc.kafka.overrides import parse_overrides as parse_overrides  # where -X is parsed and checked
+from streamproc.redact import ScrubFilter
 
 _librdkafka_log = logging.getLogger("streamproc.librdkafka")
+#: librdkafka's own lines (its configuration dump among them) lose every secret value of our settings.
+_scrubber = ScrubFilter()
+_librdkafka_log.addFilter(_scrubber)
 
 #: Settings the runtime depends on for correctness: overriding them would break at-least-once.
 _PROTECTED_CONSUMER = {"enable.auto.commit": "false", "enable.auto.offset.store": "false"}
@@ -40,60 +43,8 @@ _PRODUCER_ONLY = (
 )
 
 
-#: Settings confluent-kafka reads itself and insists on as real booleans (librdkafka takes text).
-_PYTHON_BOOLEANS = frozenset({"delivery.report.only.error"})
-
-
-_SETTING_NAME = re.compile(r"[A-Za-z0-9._-]*")
-
-
-def _printable(pair: str) -> str:
-    """A malformed ``-X`` argument for an error message: only its leading setting name, since the rest
-    may be a secret typed with the wrong separator (``-X sasl.password:hunter2``)."""
-    name = _SETTING_NAME.match(pair.strip())
-    shown = name.group() if name else ""
-    return repr(pair) if shown == pair else f"{shown!r} followed by text not shown here"
-
-
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``["k=v", ...]`` from ``-X`` flags, later ones winning.
-
-    ``@FILE`` reads ``k=v`` lines from a file (blank lines and ``#`` comments skipped), so that
-    passwords stay off the command line, which any local user can read in the process list.
-    """
-    settings: dict[str, Any] = {}
-    for pair in pairs:
-        if pair.startswith("@"):
-            for where, line in _settings_file(Path(pair[1:])):
-                _add(settings, line, where)
-        else:
-            _add(settings, pair, "-X")
-    return settings
-
-
-def _settings_file(path: Path) -> list[tuple[str, str]]:
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"-X @{path}: cannot read the settings file ({exc})") from None
-    lines = [(f"{path}:{number}", line.strip()) for number, line in enumerate(text.splitlines(), 1)]
-    return [(where, line) for where, line in lines if line and not line.startswith("#")]
-
-
-def _add(settings: dict[str, Any], pair: str, where: str) -> None:
-    key, sep, value = pair.partition("=")
-    key, value = key.strip(), value.strip()
-    if not sep or not key:
-        raise ConfigError(f"{where} {_printable(pair)}: expected key=value, e.g. -X session.timeout.ms=10000")
-    if key in _PYTHON_BOOLEANS:
-        if value.lower() not in ("true", "false"):
-            raise ConfigError(f"{where} {key} takes true or false, got {value!r}")
-        settings[key] = value.lower() == "true"
-    else:
-        settings[key] = value
-
-
-def _base(bootstrap: str, client_id: str) -> dict[str, Any]:
+def _base(bootstrap: str, client_id: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    _scrubber.add(overrides)
     return {"bootstrap.servers": bootstrap, "client.id": client_id, "logger": _librdkafka_log}
 
 
@@ -113,7 +64,7 @@ def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any],
     if exactly_once and level != "read_committed":
         raise ConfigError(f"-X isolation.level={level} would read records of aborted transactions; "
                           "--guarantee exactly-once needs read_committed")
-    conf = _base(bootstrap, client_id)
+    conf = _base(bootstrap, client_id, overrides)
     conf.update({
         "group.id": group_id,
         "auto.offset.reset": "earliest",
@@ -154,7 +105,7 @@ def producer_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str
     if "transactional.id" in overrides:
         raise ConfigError("-X transactional.id: streamproc gives each worker its own (leased in the state "
                           "directory); run with --guarantee exactly-once for transactions")
-    conf = _base(bootstrap, client_id)
+    conf = _base(bootstrap, client_id, overrides)
     conf.update({
         "enable.idempotence": "true",
         "acks": "all",
@@ -171,6 +122,6 @@ def producer_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str
 
 
 def admin_config(bootstrap: str, overrides: Mapping[str, Any], client_id: str) -> dict[str, Any]:
-    conf = _base(bootstrap, client_id)
+    conf = _base(bootstrap, client_id, overrides)
     conf.update({k: v for k, v in overrides.items() if not k.startswith(_CONSUMER_ONLY + _PRODUCER_ONLY)})
     return conf

@@ -10,9 +10,8 @@ from confluent_kafka.admin import AdminClient
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.admin import TopicSpec
+from streamproc.names import Names
 from streamproc.plan import Plan
-from streamproc.runtime.policy import dlq_topic
-from streamproc.state.changelog import changelog_topic
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +26,10 @@ def required_topics(plan: Plan, counts: Mapping[str, int], with_dlq: bool) -> li
         for name, t in plan.internal_topics.items()
     ]
     for store in plan.stores:
-        name = changelog_topic(plan.name, store)
+        name = plan.names.changelog(store)
         specs.append(TopicSpec(name, counts[name], dict(CHANGELOG_CONFIG), f"changelog of store {store!r}"))
     if with_dlq:
-        specs.append(TopicSpec(dlq_topic(plan.name), 1, {}, "dead-letter topic"))
+        specs.append(TopicSpec(plan.names.dlq(), 1, {}, "dead-letter topic"))
     return specs
 
 
@@ -67,6 +66,19 @@ def prepare_topics(admin: AdminClient, plan: Plan, bootstrap: str, create_inputs
     elif missing_inputs:
         raise ConfigError(f"input topics {missing_inputs} of topology {plan.name!r} do not exist on {bootstrap}; "
                           "create them first")
+    _warn_of_topology_named_state(plan, existing)
     counts = ensure_internal_topics(admin, plan, with_dlq, replication_factor, existing)
     kadmin.ensure_topics(admin, [t for t in sink_topics(plan, counts) if t.name not in existing], replication_factor)
     return counts
+
+
+def _warn_of_topology_named_state(plan: Plan, existing: Mapping[str, int]) -> None:
+    """A group other than the default starting with no changelog of its own while the topology-named ones
+    exist: they belong to the default group, or to this group from before names were per group."""
+    if plan.names.app == plan.name or any(t in existing for t in plan.changelog_topics().values()):
+        return
+    theirs = [t for t in (Names(plan.name).changelog(s) for s in plan.stores) if t in existing]
+    if theirs:
+        log.warning("group %r starts with empty state in its own changelogs (%s); %s belong to group %r and are "
+                    "left alone (see 'Consumer groups and names' in the README)", plan.names.app,
+                    ", ".join(plan.changelog_topics().values()), ", ".join(theirs), plan.name)

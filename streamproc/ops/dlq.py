@@ -10,7 +10,7 @@ copies; skipping marks it handled without producing anything. Two things record 
 
 - a consumer group ``<group>-dlq`` holds, per DLQ partition, the offset below which every dead
   letter is dealt with (so ``streamproc lag``-style tools show what is pending);
-- a compacted ledger topic ``<topology>-dlq-redriven``, keyed by origin, says how each handled
+- a compacted ledger topic ``<group>-dlq-redriven`` (streamproc.names), keyed by origin, says how each handled
   origin was dealt with (re-driven or skipped). Copies that arrive later are recognised by it.
 
 The ledger record is produced with the re-driven message and both are acknowledged before the
@@ -37,15 +37,7 @@ Status = Literal["pending", "re-driven", "skipped"]
 
 Headers = list[tuple[str, bytes | None]]
 _DLQ_HEADERS = frozenset({policy.H_ERROR, policy.H_ERROR_TYPE, policy.H_COMPONENT, policy.H_TOPIC,
-                          policy.H_PARTITION, policy.H_OFFSET, policy.H_TIMESTAMP})
-
-
-def ledger_topic(topology: str) -> str:
-    return f"{topology}-dlq-redriven"
-
-
-def dlq_group(group_id: str) -> str:
-    return f"{group_id}-dlq"
+                          policy.H_PARTITION, policy.H_OFFSET, policy.H_TIMESTAMP, policy.H_DROPPED})
 
 
 @dataclass(frozen=True)
@@ -64,9 +56,14 @@ class DeadLetter:
     source_partition: int | None
     source_offset: int | None
     failed_at: int | None
+    #: Set when the dead letter had to leave out the value (and maybe more): it cannot be re-driven.
+    dropped: str | None = None
 
     def matches(self, text: str | None) -> bool:
-        """Whether ``--filter-error text`` selects it: a case-blind match on the error or its type."""
+        """Whether ``--filter-error text`` selects it: a case-blind match on the error or its type. A letter
+        without its original value is never selected: re-driving it would send something else."""
+        if self.dropped is not None:
+            return False
         if text is None:
             return True
         needle = text.lower()
@@ -122,6 +119,7 @@ def parse(msg: Any) -> DeadLetter:
         error_type=_text(found.get(policy.H_ERROR_TYPE)), component=_text(found.get(policy.H_COMPONENT)),
         source_topic=_text(found.get(policy.H_TOPIC)) or None, source_partition=_int(found.get(policy.H_PARTITION)),
         source_offset=_int(found.get(policy.H_OFFSET)), failed_at=_int(found.get(policy.H_TIMESTAMP)),
+        dropped=_text(found[policy.H_DROPPED]) if policy.H_DROPPED in found else None,
     )
 
 
@@ -151,11 +149,11 @@ def _origin_key(origin_id: str) -> bytes:
     return b"o:" + origin_id.encode()
 
 
-def read_ledger(consumer: Consumer, topology: str, exists: bool) -> Ledger:
+def read_ledger(consumer: Consumer, ledger_topic: str, exists: bool) -> Ledger:
     ledger = Ledger()
     if not exists:
         return ledger
-    for msg in scan(consumer, ledger_topic(topology), 0, 0):
+    for msg in scan(consumer, ledger_topic, 0, 0):
         key = msg.key().decode()
         if key.startswith("o:"):
             if msg.value() is None:
@@ -269,7 +267,7 @@ def selector(filter_error: str | None, offsets: tuple[int, int] | None = None) -
     return select
 
 
-def record_handled(producer: Producer, topology: str, origins: Iterable[Origin], status: Status,
+def record_handled(producer: Producer, ledger_topic: str, origins: Iterable[Origin], status: Status,
                    on_delivery: Callable[[Any, Any], None], to: str | None = None) -> None:
     now = int(time.time() * 1000)
     for origin in origins:
@@ -278,11 +276,11 @@ def record_handled(producer: Producer, topology: str, origins: Iterable[Origin],
                                  "copies": len(origin.letters)}
         if to is not None:
             value["to"] = to
-        producer.produce(ledger_topic(topology), value=orjson.dumps(value), key=_origin_key(origin.id), partition=0,
+        producer.produce(ledger_topic, value=orjson.dumps(value), key=_origin_key(origin.id), partition=0,
                          on_delivery=on_delivery)
 
 
-def skip(producer: Producer, plan: RedrivePlan, topology: str) -> None:
+def skip(producer: Producer, plan: RedrivePlan, ledger_topic: str) -> None:
     """Record every origin of the plan as handled without re-driving it; raises unless all are acknowledged."""
     errors: list[str] = []
 
@@ -290,14 +288,14 @@ def skip(producer: Producer, plan: RedrivePlan, topology: str) -> None:
         if err is not None:
             errors.append(f"{msg.topic()}: {err}")
 
-    record_handled(producer, topology, plan.origins, "skipped", on_delivery)
+    record_handled(producer, ledger_topic, plan.origins, "skipped", on_delivery)
     remaining = producer.flush(60)
     if remaining or errors:
         raise RuntimeError(f"recording skipped dead letters failed: {remaining} unacknowledged, errors: {errors[:3]}; "
                            "the DLQ group did not move, so running the command again is safe")
 
 
-def redrive(producer: Producer, plan: RedrivePlan, topology: str, to_topic: str | None,
+def redrive(producer: Producer, plan: RedrivePlan, ledger_topic: str, to_topic: str | None,
             partitions_of: dict[str, int], guarded: Iterable[str] = ()) -> None:
     """Produce each origin's original back once (and its ledger record); raises unless all are acknowledged.
 
@@ -328,7 +326,7 @@ def redrive(producer: Producer, plan: RedrivePlan, topology: str, to_topic: str 
             headers.insert(0, (REDRIVE_HEADER, letter.root))
         producer.produce(topic, value=letter.value, key=letter.key, partition=partition, on_delivery=on_delivery,
                          timestamp=letter.timestamp or 0, headers=headers or None)
-        record_handled(producer, topology, [origin], "re-driven", on_delivery, topic)
+        record_handled(producer, ledger_topic, [origin], "re-driven", on_delivery, topic)
         producer.poll(0)
     remaining = producer.flush(60)
     if remaining or errors:

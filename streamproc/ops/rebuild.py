@@ -19,11 +19,11 @@ from confluent_kafka import Consumer
 
 from streamproc.errors import StateError
 from streamproc.kafka.reading import committed_offsets, true_watermarks
+from streamproc.names import Names
 from streamproc.plan import Plan
 from streamproc.state.partition import StorePartition, open_partition
 from streamproc.state.position import TP
 from streamproc.state.recovery import ChangelogRestorer
-from streamproc.state.store import store_path
 
 LOCK_TIMEOUT = 5.0
 
@@ -35,8 +35,8 @@ class RebuildTarget:
     store: str
     partition: int
 
-    def path(self, state_dir: Path, topology: str) -> Path:
-        return store_path(state_dir, topology, self.store, self.partition)
+    def path(self, state_dir: Path, names: Names) -> Path:
+        return names.store_path(state_dir, self.store, self.partition)
 
 
 def committed_inputs(plan: Plan, group: Consumer, store: str, partition: int) -> dict[TP, int]:
@@ -56,12 +56,12 @@ def rebuild(plan: Plan, targets: Sequence[RebuildTarget], state_dir: Path, resto
         for target in targets:
             _, spec = plan.stores[target.store]
             try:
-                part = open_partition(spec, state_dir, plan.name, target.partition, lock_timeout=LOCK_TIMEOUT)
+                part = open_partition(spec, state_dir, plan.names, target.partition, lock_timeout=LOCK_TIMEOUT)
                 parts.append(part)
                 if from_scratch:
                     part.backend.wipe()
             except StateError as exc:
-                raise StateError(f"{target.store}[{target.partition}] at {target.path(state_dir, plan.name)} is in "
+                raise StateError(f"{target.store}[{target.partition}] at {target.path(state_dir, plan.names)} is in "
                                  "use by a worker on this host; stop it first (or let it restore the store itself)"
                                  ) from exc
         return restore(plan, parts, restore_consumer, probe, group, progress)
@@ -75,7 +75,7 @@ def restore_in_memory(plan: Plan, store: str, partitions: Sequence[int], restore
     """``store``'s partitions as a worker would restore them, held in memory (the caller closes them)."""
     _, spec = plan.stores[store]
     memory = replace(spec, backend="memory")
-    parts = [open_partition(memory, Path("."), plan.name, p) for p in partitions]
+    parts = [open_partition(memory, Path("."), plan.names, p) for p in partitions]
     try:
         restore(plan, parts, restore_consumer, probe, group, progress)
     except BaseException:

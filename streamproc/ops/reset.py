@@ -54,7 +54,7 @@ def plan_state_reset(admin: AdminClient, plan: Plan, state_dir: Path) -> StateRe
         for s in specs if s.name in metadata and metadata[s.name].partitions
     }
     internal = {(name, p): 0 for name in plan.internal_topics for p in range(counts[name])}
-    return StateReset(recreated, replication, state_dir / plan.name, internal)
+    return StateReset(recreated, replication, plan.names.state_root(state_dir), internal)
 
 
 def _topic_overrides(admin: AdminClient, names: list[str]) -> dict[str, dict[str, str]]:

@@ -72,6 +72,10 @@ class Output:
         self.transactional_id: str | None = (config or {}).get("transactional.id")
         if producer is None:
             from streamproc.kafka.clients import new_producer
+            from streamproc.state.values import set_record_limit
+
+            # librdkafka refuses larger records at produce(); state values are checked against it at set().
+            set_record_limit(int((config or {}).get("message.max.bytes", 1_000_000)))
 
             self.producer: ProducerLike = new_producer({**(config or {}), "on_delivery": self.on_delivery})
         else:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
+from confluent_kafka import KafkaError, KafkaException
+
 from streamproc.errors import CorruptStateError, ProcessingError, ServiceError
 from streamproc.runtime.output import Output
 from streamproc.runtime.redrive import RedriveGuard, root_origin
@@ -27,10 +29,8 @@ H_TOPIC = "streamproc.source.topic"
 H_PARTITION = "streamproc.source.partition"
 H_OFFSET = "streamproc.source.offset"
 H_TIMESTAMP = "streamproc.failed.at"
-
-
-def dlq_topic(topology: str) -> str:
-    return f"{topology}-dlq"
+#: On a dead letter too large for the producer: what was left out of it, and why.
+H_DROPPED = "streamproc.dropped"
 
 
 class StopProcessing(Exception):
@@ -48,12 +48,13 @@ class StopProcessing(Exception):
 
 
 class ErrorPolicy:
-    def __init__(self, mode: OnError, topology: str, output: Output,
+    def __init__(self, mode: OnError, dlq_topic: str, output: Output,
                  on_failure: Callable[[str, ProcessingError], None] | None = None) -> None:
-        """``on_failure(mode, error)`` is told about every failed message, whatever the mode (the metrics)."""
+        """``dlq_topic``: ``plan.names.dlq()``. ``on_failure(mode, error)`` is told about every failed message,
+        whatever the mode (the metrics)."""
         self.mode = mode
         self._on_failure = on_failure
-        self.topic = dlq_topic(topology)
+        self.topic = dlq_topic
         self._output = output
         self.dead_lettered = 0
         self.skipped = 0
@@ -85,8 +86,7 @@ class ErrorPolicy:
                 (H_OFFSET, str(offset).encode()),
                 (H_TIMESTAMP, str(int(time.time() * 1000)).encode()),
             ]
-            # The original timestamp, so that a re-driven message keeps its event time.
-            self._output.send(self.topic, msg.key(), msg.value(), 0, headers, msg.timestamp()[1])
+            self._send_dead_letter(msg, headers)
             self.dead_lettered += 1
             guard = self.guards.get((topic, partition))
             if guard is not None:  # so that a re-driven copy of this message is applied in its place
@@ -98,3 +98,27 @@ class ErrorPolicy:
             self._last_log = now
             verb = f"sent to {self.topic}" if self.mode == "dlq" else "skipped"
             log.warning("%s[%d]@%d %s: %s", topic, partition, offset, verb, error)
+
+    def _send_dead_letter(self, msg: Any, headers: list[tuple[str, bytes | None]]) -> None:
+        """The original key, value and headers, with the original timestamp (a re-driven message keeps its
+        event time). One the producer refuses as too large (the reason the message failed, often) goes
+        without its value, then also without its key and own headers, with a header saying so."""
+        timestamp = msg.timestamp()[1]
+        key, value = msg.key(), msg.value()
+        try:
+            self._output.send(self.topic, key, value, 0, headers, timestamp)
+            return
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+        size = f"{len(key or b'')} bytes of key, {len(value or b'')} of value"
+        note = f"value left out ({size}): larger than the producer's message.max.bytes"
+        try:
+            self._output.send(self.topic, key, None, 0, [*headers, (H_DROPPED, note.encode())], timestamp)
+            return
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                raise
+        own = len(msg.headers() or [])
+        note = f"key, value and the message's own headers left out ({size}): larger than message.max.bytes"
+        self._output.send(self.topic, None, None, 0, [*headers[own:], (H_DROPPED, note.encode())], timestamp)

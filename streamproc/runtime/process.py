@@ -31,6 +31,7 @@ from streamproc.errors import (
     CheckpointError,
     ConfigError,
     CorruptStateError,
+    FatalError,
     ProducerFencedError,
     ServiceError,
     TopologyError,
@@ -39,6 +40,7 @@ from streamproc.monitoring.fanin import SupervisorMonitor
 from streamproc.monitoring.server import MonitoringServer
 from streamproc.proctitle import set_worker_title
 from streamproc.redact import describe
+from streamproc.runtime.orphans import die_with_parent
 from streamproc.runtime.policy import StopProcessing
 from streamproc.runtime.settings import WorkerSettings
 from streamproc.runtime.shutdown import StopTimer
@@ -53,6 +55,8 @@ EXIT_FATAL = 3
 EXIT_RETRY = 4
 EXIT_UNREACHABLE = 5
 EXIT_STOP_TIMEOUT = 6
+#: Each asks for a graceful stop. SIGHUP (the terminal went away) used to kill the supervisor silently.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def configure_logging(level: int = logging.INFO, prefix: str = "") -> None:
@@ -72,15 +76,19 @@ def run_worker(target: str, settings: WorkerSettings, report: Connection | None 
 
     server = None
     try:
-        plan = load_topology(target).build()
+        plan = load_topology(target).build(settings.group_id)
         set_worker_title(plan.name, settings.worker_index)
         worker = Worker(plan, settings)
         if report is not None:
             server = MonitoringServer(worker.metrics.registry, worker.readiness).start()
             report.send(server.port)
             report.close()
-    except (TopologyError, ConfigError) as exc:
+    except (TopologyError, ConfigError, FatalError) as exc:
         log.error("%s", exc)
+        log.debug("cause", exc_info=exc)
+        return EXIT_FATAL
+    except SystemExit as exc:  # from the topology module or a bolt's constructor: not a request to stop
+        log.error("the topology's code called sys.exit(%s) while the worker started; stopping", exc.code)
         return EXIT_FATAL
     try:
         return _run(worker)
@@ -97,16 +105,21 @@ def _run(worker: Worker) -> int:
         worker.request_stop()
         timer.arm()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     try:
         worker.run()
-        timer.stopped()
+        timer.stopped(getattr(worker, "left_group", False))
     except BrokerUnreachable as exc:  # before ConfigError, its base class
         log.error("%s", exc)
         return EXIT_UNREACHABLE
-    except (StopProcessing, TopologyError, ConfigError) as exc:
+    except (StopProcessing, TopologyError, ConfigError, FatalError) as exc:
         log.error("%s", exc)
+        log.debug("cause", exc_info=exc)
+        return EXIT_FATAL
+    except SystemExit as exc:  # user code outside a record (a flush, a teardown): nothing to blame it on
+        log.error("the topology's code called sys.exit(%s) outside a record; stopping without committing more",
+                  exc.code)
         return EXIT_FATAL
     except ProducerFencedError as exc:
         log.error("%s", exc)
@@ -124,6 +137,7 @@ def _run(worker: Worker) -> int:
 
 
 def _child(target: str, settings: WorkerSettings, log_level: int, report: Connection | None) -> None:
+    die_with_parent(signal.SIGTERM, settings.parent_pid)  # a graceful stop when the supervisor dies, even by -9
     configure_logging(log_level, prefix=f"[worker-{settings.worker_index}] ")
     # A `_created` series per counter and histogram doubles what Prometheus stores, and rate() ignores it.
     disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -203,8 +217,8 @@ class Supervisor:
         self._stopping = True
 
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._on_signal)
         if self.settings.overrides:
             log.info("Kafka client settings from -X: %s", describe(self.settings.overrides))
         for index in range(self.count):

@@ -95,7 +95,7 @@ class SpoutReader(Reader):
                         value = fast(raw)
                     except Exception:
                         value = self._value_de(raw, self._value_ctx)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise ProcessingError(self._spout, exc) from exc
             tup = Tuple(key, value, self.topic, self.partition, offset, msg.timestamp()[1], headers,
                         DEFAULT_STREAM, self._spout)
@@ -109,7 +109,7 @@ class SpoutReader(Reader):
                     only.process(tup)
                 except ProcessingError:
                     raise
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:
                     raise ProcessingError(only.component, exc) from exc
         except ProcessingError as error:
             self.policy.handle(error, msg)
@@ -169,7 +169,7 @@ class InternalReader(Reader):
         try:
             key = decode_internal_key(msg.key())
             value = serde.deserialize(msg.value(), self._ctx)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise ProcessingError(source, exc) from exc
         self._deliver(
             Tuple(key, value, self.topic, self.partition, msg.offset(), msg.timestamp()[1], headers or None, stream,

@@ -60,7 +60,7 @@ class BoltRunner:
             self.process(tup)
         except ProcessingError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a bolt is that record's error, not a stop
             raise ProcessingError(self.component, exc) from exc
 
 
@@ -166,6 +166,12 @@ class InternalWriter:
                     f"{self._route.source!r} emitted {type(tup.value).__name__} {tup.value!r:.80}"
                 ),
             ) from exc
+        if type(key) is not str and type(key) is not int:  # the usual keys pass without a call
+            problem = grouping.key_problem(key)
+            if problem is not None:
+                raise ProcessingError(self._route.source, SerdeError(
+                    f"{grouping.name} grouping of {self._route.target!r}: {problem}; {self._route.source!r} emitted "
+                    f"{tup.value!r:.80}"))
         try:
             raw_key = encode_internal_key(key)
             raw_value = self._serialize(tup.value, self._ctx)

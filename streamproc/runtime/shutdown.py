@@ -33,13 +33,19 @@ class StopTimer:
         self._timer.daemon = True
         self._timer.start()
 
-    def stopped(self) -> None:
-        """The worker finished its final checkpoint and left the group."""
+    def stopped(self, left_group: bool = True) -> None:
+        """The worker returned from its stop; ``left_group``: its final checkpoint ran and it left the group
+        (closing the consumer did not fail), which is all the message may claim."""
         if self._timer is None or self._started is None:
             return
         self._timer.cancel()
-        log.info("stopped gracefully in %.1f s (final checkpoint committed, left the group; shutdown timeout %.0f s)",
-                 time.monotonic() - self._started, self.timeout)
+        if left_group:
+            log.info("stopped gracefully in %.1f s (final checkpoint committed, left the group; shutdown timeout "
+                     "%.0f s)", time.monotonic() - self._started, self.timeout)
+        else:
+            log.warning("stopped in %.1f s, but not cleanly: closing the consumer failed (see above), so the final "
+                        "checkpoint may not have committed and the group only notices after session.timeout.ms",
+                        time.monotonic() - self._started)
 
     def _give_up(self) -> None:
         log.error("the final checkpoint and leaving the group did not finish within the %.0f s shutdown timeout "

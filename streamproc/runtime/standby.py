@@ -28,7 +28,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streamproc.plan import Plan
 from streamproc.state.backend import StoreBackend, backend_class, open_backend
-from streamproc.state.changelog import changelog_topic, decode_sources, source_header
+from streamproc.state.changelog import decode_sources, source_header
 from streamproc.state.position import TP, Position
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class StandbyKeeper:
         wanted: set[Replica] = set()
         for sub_id, parts in owned.items():
             for store in self._stores_of_sub.get(sub_id, []):
-                count = partitions[changelog_topic(self._plan.name, store)]
+                count = partitions[self._plan.names.changelog(store)]
                 wanted |= {(store, p) for p in neighbours(parts, count, self._replicas)}
         return wanted
 
@@ -89,10 +89,10 @@ class StandbyKeeper:
         """Keep exactly ``wanted``: stop tailing the others (closing their stores), start the new ones."""
         self.release(self.replicas - wanted)
         for store, partition in sorted(wanted - self.replicas):
-            topic = changelog_topic(self._plan.name, store)
+            topic = self._plan.names.changelog(store)
             _, spec = self._plan.stores[store]
             try:
-                backend = open_backend(spec, self._state_dir, self._plan.name, partition, lock_timeout=0.0)
+                backend = open_backend(spec, self._state_dir, self._plan.names, partition, lock_timeout=0.0)
             except Exception as exc:  # held by a task of this process being closed, or corrupt: skip it now
                 log.info("no standby for %s[%d] now: %s", store, partition, exc)
                 continue
@@ -105,7 +105,7 @@ class StandbyKeeper:
 
     def release(self, replicas: Iterable[Replica]) -> None:
         """Stop keeping these (before a task of this worker opens the same store)."""
-        topics = [(changelog_topic(self._plan.name, store), p) for store, p in replicas]
+        topics = [(self._plan.names.changelog(store), p) for store, p in replicas]
         held = [tp for tp in topics if tp in self._copies]
         if not held:
             return

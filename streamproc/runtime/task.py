@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from streamproc.components import CALLBACK_ORIGIN, DEFAULT_STREAM, Bolt, CallbackContext, TaskContext
-from streamproc.errors import TopologyError
+from streamproc.errors import BoltSetupError, TopologyError
 from streamproc.kafka.sink import KafkaSink
 from streamproc.metrics import Tally
 from streamproc.plan import Plan, SubTopology
@@ -75,11 +75,15 @@ class Task:
                 self.bolts[component] = bolt
                 runners[component] = BoltRunner(component, bolt)
                 for spec in type(bolt).stores:
-                    self.stores[spec.name] = open_partition(spec, state_dir, plan.name, partition)
+                    self.stores[spec.name] = open_partition(spec, state_dir, plan.names, partition)
             self._wire(runners, partitions, emitted)
             self.readers: dict[str, Reader] = self._make_readers(runners, policy)
             for component, bolt in self.bolts.items():
-                bolt.setup(TaskContext(plan.name, component, self.id, partition, output))
+                try:
+                    bolt.setup(TaskContext(plan.name, component, self.id, partition, output))
+                except (Exception, SystemExit) as exc:
+                    raise BoltSetupError(f"setup() of bolt {component!r} failed in task {self.id}: "
+                                         f"{type(exc).__name__}: {exc}") from exc
         except BaseException:
             self.close()
             raise

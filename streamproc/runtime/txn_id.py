@@ -24,9 +24,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from streamproc.errors import StateError
+from streamproc.names import LEASE_DIR
 from streamproc.state.rocksdb import private_dirs
-
-LEASE_DIR = ".transactional-ids"
 
 
 class TransactionalIdLease:
@@ -38,7 +37,7 @@ class TransactionalIdLease:
 
     @classmethod
     def acquire(cls, state_dir: Path, group_id: str) -> TransactionalIdLease:
-        root = state_dir / LEASE_DIR
+        root = state_dir / LEASE_DIR  # per state dir; the lock files are named by group
         private_dirs(root, state_dir)
         instance = _instance(root)
         prefix = quote(group_id, safe="")

@@ -53,6 +53,8 @@ class Worker:
         self.metrics = metrics if metrics is not None else RuntimeMetrics(plan.name)
         self._stopping = False
         self._failed = False
+        #: Set when the consumer closed cleanly after a successful run: only then may a stop say it left the group.
+        self.left_group = False
         self._last_committed: dict[TP, int] = {}
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
         self._probe: Consumer | None = None
@@ -103,7 +105,7 @@ class Worker:
         else:
             self.output = Output(config=producer_config(s.bootstrap_servers, s.overrides, self._client_id))
         self.producer = self.output.producer
-        self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output, self.metrics.failed)
+        self.policy = ErrorPolicy(s.on_error, self.plan.names.dlq(), self.output, self.metrics.failed)
         config = consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos)
         config["partition.assignment.strategy"] = check_assignor(self.plan, s.assignor)
         self.consumer = new_consumer(config)
@@ -337,6 +339,7 @@ class Worker:
         if consumer is not None:
             try:
                 consumer.close()  # leaves the group; the revoke callback checkpoints unless we failed
+                self.left_group = not self._failed
             except Exception:
                 log.exception("closing the consumer failed")
         tasks = getattr(self, "tasks", None)

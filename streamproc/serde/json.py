@@ -23,11 +23,16 @@ class JsonSerde:
         if obj is None:
             return None
         try:
-            return orjson.dumps(obj)
+            encoded: bytes = orjson.dumps(obj)
         except TypeError as exc:
             raise SerdeError(
                 f"cannot encode {type(obj).__name__} as JSON for topic {ctx.topic!r}: {exc}"
             ) from exc
+        # orjson writes inf and nan as null; only output with a null can hold one, so the walk is rare.
+        if b"null" in encoded and has_non_finite(obj):
+            raise SerdeError(f"cannot encode {type(obj).__name__} as JSON for topic {ctx.topic!r}: it holds inf or "
+                             "nan, which JSON has no value for (it would come back as null)")
+        return encoded
 
     def deserialize(self, data: bytes | None, ctx: SerdeContext) -> Any:
         """The JSON value in ``data``; invalid JSON is a ``SerdeError``."""
@@ -37,3 +42,14 @@ class JsonSerde:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise SerdeError(f"invalid JSON on topic {ctx.topic!r}: {exc}") from exc
+
+
+def has_non_finite(obj: Any) -> bool:
+    """True when ``obj`` holds inf or nan, which JSON has no value for."""
+    if isinstance(obj, float):
+        return obj - obj != 0.0
+    if isinstance(obj, dict):
+        return any(has_non_finite(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(has_non_finite(v) for v in obj)
+    return False

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import ClassVar, Protocol
 
 from streamproc.errors import StateError
+from streamproc.names import Names
 from streamproc.state.position import Position
-from streamproc.state.store import Store, store_path
+from streamproc.state.store import Store
 
 
 class Batch(Protocol):
@@ -113,15 +114,15 @@ def backend_class(spec: Store) -> type[StoreBackend]:
         raise StateError(f"store {spec.name!r}: no backend {spec.backend!r}") from None
 
 
-def open_backend(spec: Store, state_dir: Path, topology: str, partition: int,
+def open_backend(spec: Store, state_dir: Path, names: Names, partition: int,
                  lock_timeout: float = 30.0) -> StoreBackend:
     """The backend ``spec`` declares, opened for (exclusive) writing; this is the one place that sets up
     a store's directory."""
     cls = backend_class(spec)
-    return cls.open(store_path(state_dir, topology, spec.name, partition), state_dir, lock_timeout)
+    return cls.open(names.store_path(state_dir, spec.name, partition), state_dir, lock_timeout)
 
 
-def open_local_copy(spec: Store, state_dir: Path, topology: str, partition: int) -> StoreBackend:
+def open_local_copy(spec: Store, state_dir: Path, names: Names, partition: int) -> StoreBackend:
     """A read-only view of the local copy of ``spec[partition]``, safe beside a worker that owns it.
 
     Raises StateError when there is none; a backend that is not durable never has one.
@@ -130,4 +131,4 @@ def open_local_copy(spec: Store, state_dir: Path, topology: str, partition: int)
     if not cls.durable:
         raise StateError(f"store {spec.name!r} keeps its state in memory (backend {spec.backend!r}): it has no "
                          "local copy; its changelog is its only durable copy")
-    return cls.read_only(store_path(state_dir, topology, spec.name, partition))
+    return cls.read_only(names.store_path(state_dir, spec.name, partition))

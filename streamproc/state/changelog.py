@@ -1,4 +1,4 @@
-"""Changelog naming and the provenance header every changelog record carries.
+"""The provenance header every changelog record carries.
 
 The header names, for each input partition of the task, the offset of the last input message
 the record reflects. Recovery applies a record only when all those offsets are below the
@@ -17,10 +17,6 @@ SOURCE_HEADER = "streamproc.src"
 
 #: The runtime's older name for TP (position.py), kept for its modules.
 TopicPartition = TP
-
-
-def changelog_topic(topology: str, store: str) -> str:
-    return f"{topology}-{store}-changelog"
 
 
 def source_header(headers: Any) -> bytes | None:

@@ -14,6 +14,7 @@ from streamproc.errors import StateError
 from streamproc.serde.base import SerdeContext
 from streamproc.state.partition import DELETED, MISSING, StorePartition
 from streamproc.state.store import key_prefix, split_storage_key
+from streamproc.state.values import ValueCheck
 
 if TYPE_CHECKING:
     from streamproc.components import Bolt
@@ -27,7 +28,7 @@ class KeyedState:
     the store's ``value_serde`` then. A tuple without a key cannot use state (``StateError``).
     """
 
-    __slots__ = ("_cache", "_ctx", "_owner", "_part", "_prefixes", "name")
+    __slots__ = ("_cache", "_check", "_ctx", "_owner", "_part", "_plain", "_prefixes", "name")
 
     #: Encoded prefixes kept per str/bytes key: a hot key is encoded once, not at every get and set.
     #: Only str and bytes keys are cached: 1, 1.0 and True are equal dict keys in Python but encode
@@ -43,6 +44,9 @@ class KeyedState:
         self._cache = part.write_cache
         self._ctx = SerdeContext(part.changelog, is_key=True)
         self._prefixes: dict[Any, bytes] = {}
+        #: A value is checked when set, so that one the store cannot keep fails its record, not the checkpoint.
+        self._check = ValueCheck(part.spec, SerdeContext(part.changelog, is_key=False))
+        self._plain = self._check.plain
 
     def _prefix(self) -> bytes:
         try:
@@ -107,6 +111,12 @@ class KeyedState:
             prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
         except (KeyError, AttributeError, TypeError):  # not cached, no tuple, or an unhashable key
             prefix = self._encode_current()
+        # The common cases, a small int or a finite float, judged inline: a call would cost more than the
+        # check. The int bounds are those CPython compares fastest (one 30-bit digit); others take check().
+        t = type(value)
+        if not (self._plain and ((t is int and -0x3FFFFFFF <= value <= 0x3FFFFFFF)
+                                 or (t is float and value - value == 0.0))):
+            self._check.check(value)
         self._cache[prefix] = value
 
     def delete(self) -> None:
@@ -118,6 +128,7 @@ class KeyedState:
         prefix = self._prefix()
         old = self._part.get(prefix)
         new = fn(default if old is MISSING else old)
+        self._check.check(new)
         self._part.put(prefix, new)
         return new
 
@@ -129,6 +140,7 @@ class KeyedState:
 
     def set_item(self, sub: Any, value: Any) -> None:
         """Set sub-key ``sub`` of the key (``state[sub] = value``)."""
+        self._check.check(value)
         self._part.put(self._sub(sub), value)
 
     def delete_item(self, sub: Any) -> None:

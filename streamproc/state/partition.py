@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from streamproc.errors import StateValueError
+from streamproc.names import Names
 from streamproc.serde.base import SerdeContext
 from streamproc.state.backend import StoreBackend, open_backend
-from streamproc.state.changelog import changelog_topic
 from streamproc.state.position import TP, Position
 from streamproc.state.store import Store, is_reserved
 
@@ -121,7 +122,13 @@ class StorePartition:
         on_delivery = self._on_delivery
         partition = self.partition
         for key, value in self._cache.items():
-            encoded = None if value is DELETED else serialize(value, ctx)
+            try:
+                encoded = None if value is DELETED else serialize(value, ctx)
+            except Exception as exc:  # checked at set(): only a change in place after it gets here
+                raise StateValueError(
+                    f"store {self.spec.name!r}: a value was changed in place after set() into something its serde "
+                    f"cannot encode ({exc}); call set() again after changing a value, so that it is checked "
+                    "while its record is processed") from None
             staged.append((key, encoded))
             produce(self.changelog, key, encoded, partition, on_delivery)
         for key, raw in self._raw.items():
@@ -167,11 +174,11 @@ class StorePartition:
         self._backend.close()
 
 
-def open_partition(spec: Store, state_dir: Path, topology: str, partition: int,
+def open_partition(spec: Store, state_dir: Path, names: Names, partition: int,
                    lock_timeout: float = 30.0) -> StorePartition:
     """``spec``'s partition with the backend it declares (creating its directory if the backend keeps one)."""
-    backend = open_backend(spec, state_dir, topology, partition, lock_timeout)
-    return StorePartition(spec, backend, changelog_topic(topology, spec.name), partition)
+    backend = open_backend(spec, state_dir, names, partition, lock_timeout)
+    return StorePartition(spec, backend, names.changelog(spec.name), partition)
 
 
 def prefix_end(prefix: bytes) -> bytes | None:

@@ -13,15 +13,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from streamproc.names import Names
 from streamproc.serde.base import SerdeContext
 from streamproc.state.backend import StoreBackend, open_local_copy
-from streamproc.state.changelog import changelog_topic
 from streamproc.state.store import Store, is_reserved, key_prefix, split_storage_key
 
 
-def local_partitions(state_dir: Path, topology: str, store: str) -> list[int]:
+def local_partitions(state_dir: Path, names: Names, store: str) -> list[int]:
     """Partitions of ``store`` that have a local copy under ``state_dir``."""
-    root = state_dir / topology / store
+    root = names.store_root(state_dir, store)
     if not root.is_dir():
         return []
     return sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit())
@@ -30,17 +30,17 @@ def local_partitions(state_dir: Path, topology: str, store: str) -> list[int]:
 class StoreReader:
     """One (store, partition)'s committed entries, decoded; closes the backend it is given."""
 
-    def __init__(self, topology: str, spec: Store, backend: StoreBackend, partition: int) -> None:
+    def __init__(self, names: Names, spec: Store, backend: StoreBackend, partition: int) -> None:
         self.spec = spec
         self.partition = partition
         self._backend = backend
-        self._ctx = SerdeContext(changelog_topic(topology, spec.name), is_key=False)
+        self._ctx = SerdeContext(names.changelog(spec.name), is_key=False)
         self._key_ctx = SerdeContext(self._ctx.topic, is_key=True)
 
     @classmethod
-    def local(cls, topology: str, spec: Store, state_dir: Path, partition: int) -> StoreReader:
+    def local(cls, names: Names, spec: Store, state_dir: Path, partition: int) -> StoreReader:
         """The local copy, opened read-only (StateError when there is none)."""
-        return cls(topology, spec, open_local_copy(spec, state_dir, topology, partition), partition)
+        return cls(names, spec, open_local_copy(spec, state_dir, names, partition), partition)
 
     def changelog_offset(self) -> int:
         """The changelog offset the data reflects (records before it are applied)."""

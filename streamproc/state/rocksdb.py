@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -24,6 +23,11 @@ from rocksdict import AccessType, BlockBasedOptions, Cache, Options, Rdict, Writ
 
 from streamproc.errors import CorruptStateError, StateError
 from streamproc.state.backend import Batch, StoreBackend
+
+# private_dirs is re-exported for the callers that open stores; the rules live in streamproc.state.dirs.
+from streamproc.state.dirs import PRIVATE_DIR
+from streamproc.state.dirs import make_private as _make_private
+from streamproc.state.dirs import private_dirs as private_dirs
 from streamproc.state.position import Position
 from streamproc.state.store import RESERVED_PREFIX, is_reserved
 
@@ -32,35 +36,6 @@ log = logging.getLogger(__name__)
 META_CF = "meta"
 _BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 _shared_cache: Cache | None = None
-#: State directories hold every key and value a topology has seen: owner-only.
-PRIVATE_DIR = 0o700
-
-
-def _make_private(directory: Path) -> None:
-    """Create ``directory`` (its parent must exist) or tighten an existing one to owner-only.
-
-    chmod as well as mkdir's mode: the mode is filtered by the umask, and an existing directory
-    (from an older version, or recreated by RocksDB after a wipe) keeps whatever it had."""
-    try:
-        directory.mkdir(mode=PRIVATE_DIR, exist_ok=True)
-        os.chmod(directory, PRIVATE_DIR)
-    except OSError as exc:
-        raise StateError(f"cannot create state directory {directory} with owner-only permissions: {exc}") from exc
-
-
-def private_dirs(path: Path, root: Path) -> None:
-    """Create ``path`` and every directory between it and ``root`` owner-only.
-
-    ``root`` (the --state-dir) is created owner-only when missing, but an existing one is left as it
-    is: the user chose it, and it may be a shared directory such as /tmp.
-    """
-    if not root.is_dir():
-        root.parent.mkdir(parents=True, exist_ok=True)
-        _make_private(root)
-    current = root
-    for part in path.relative_to(root).parts:
-        current = current / part
-        _make_private(current)
 
 
 def _options() -> Options:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from streamproc.errors import StateError, TopologyError
 from streamproc.serde.base import Serde
@@ -33,6 +32,8 @@ class Store:
     ``backend`` holds the committed data: ``"rocksdb"`` (default) keeps it on disk, so a restart
     restores only what the local copy lacks; ``"memory"`` keeps it in a dict, faster for small hot
     state but restored from the whole changelog at every assignment. Both are changelogged and exact.
+    ``set()`` checks each value first (streamproc.state.values): by type for plain JSON values,
+    otherwise by encoding it once.
     """
 
     name: str
@@ -46,11 +47,6 @@ class Store:
         if self.backend not in BACKENDS:
             raise TopologyError(f"store {self.name!r}: unknown backend {self.backend!r} (choose one of "
                                 f"{', '.join(map(repr, BACKENDS))})")
-
-
-def store_path(state_dir: Path, topology: str, store: str, partition: int) -> Path:
-    """Where one partition of a store lives locally."""
-    return state_dir / topology / store / str(partition)
 
 
 def key_prefix(encoded_key: bytes) -> bytes:

@@ -54,7 +54,7 @@ def test_wrong_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid choice: 'ignore'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", WORDCOUNT, "--shutdown-timeout", "0"])
-    assert "--shutdown-timeout: must be positive, got 0.0" in capsys.readouterr().err
+    assert "--shutdown-timeout: must be a positive number of seconds, got '0'" in capsys.readouterr().err
     assert main(["run", WORDCOUNT, "--bootstrap-servers", "127.0.0.1:1", "-X", "nonsense"]) == 2
     assert "expected key=value" in capsys.readouterr().err
 

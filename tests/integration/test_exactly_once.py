@@ -25,13 +25,14 @@ from streamproc import KafkaSink, KafkaSpout, StrSerde, Topology
 from streamproc.errors import ProducerFencedError
 from streamproc.kafka.clients import new_consumer
 from streamproc.kafka.config import consumer_config, producer_config, restore_consumer_config
+from streamproc.names import Names
 from streamproc.plan import Plan
 from streamproc.runtime.checkpoint import Checkpointer
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.task import Task
 from streamproc.runtime.transaction import Transactions
-from streamproc.state.changelog import SOURCE_HEADER, changelog_topic, encode_sources
+from streamproc.state.changelog import SOURCE_HEADER, encode_sources
 from streamproc.state.partition import StorePartition
 from streamproc.state.recovery import ChangelogRestorer
 from streamproc.state.rocksdb import RocksDBBackend
@@ -65,7 +66,7 @@ class KeyedCount:
         self.bootstrap = bootstrap
         self.name = unique("eos")
         self.source, self.sink = f"{self.name}-in", f"{self.name}-out"
-        self.changelog = changelog_topic(self.name, "counts")
+        self.changelog = Names(self.name).changelog("counts")
         for topic in (self.source, self.sink, self.changelog):
             create_topic(bootstrap, topic, 1)
         topology = Topology(self.name)
@@ -82,7 +83,7 @@ class KeyedCount:
         self.checkpointer = Checkpointer(self.output, self.transactions.commit)
         sub = self.plan.subtopology_of_topic()[self.source]
         self.task = Task(self.plan, sub, 0, self.plan.resolve_partitions({self.source: 1}), self.output,
-                         ErrorPolicy("fail", self.name, self.output), state_dir)
+                         ErrorPolicy("fail", Names(self.name).dlq(), self.output), state_dir)
 
     def _group_metadata(self) -> Any:
         if self.fence_at_commit:  # a newer producer takes the id between the flush and the offsets

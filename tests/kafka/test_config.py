@@ -114,7 +114,7 @@ def test_settings_file_errors_name_the_line_not_the_secret(tmp_path: Path) -> No
         parse_overrides([f"@{settings}"])
     assert str(error.value).startswith(f"{settings}:2 'sasl.password' followed by text not shown here: expected")
     assert "hunter2" not in str(error.value)
-    with pytest.raises(ConfigError, match=r"-X @.*absent\.properties: cannot read the settings file"):
+    with pytest.raises(ConfigError, match=r"-X @.*absent\.properties: cannot read the file"):
         parse_overrides([f"@{tmp_path / 'absent.properties'}"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from streamproc.errors import ConfigError
 from streamproc.monitoring.server import MonitoringServer
+from tests.support.kafka import wait_for
 
 
 def get(port: int, path: str) -> tuple[int, str, str]:
@@ -87,3 +89,44 @@ def test_a_port_in_use_is_a_config_error_naming_it(served: tuple[MonitoringServe
     port = served[0].port
     with pytest.raises(ConfigError, match=rf"cannot serve metrics on 127\.0\.0\.1:{port}: .*--metrics-port"):
         MonitoringServer(CollectorRegistry(), Flag(), "127.0.0.1", port)
+
+
+def test_connections_are_bounded_in_number_and_idle_time(caplog: pytest.LogCaptureFixture) -> None:
+    """Idle sockets cannot pile up threads: over the limit they are closed at once, and each is closed after
+    the idle timeout, after which the endpoint serves again."""
+    import socket
+
+    server = MonitoringServer(CollectorRegistry(), Flag(), max_connections=4, timeout=0.5).start()
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(10)]
+    try:
+        wait_for(lambda: server.dropped == 6, 10, "the connections over the limit to be closed")
+        for sock in idle:
+            sock.settimeout(10)
+            assert sock.recv(1) == b""  # closed by the server: at once (dropped) or after the idle timeout
+        assert get(server.port, "/healthz")[0] == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        server.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_client_that_goes_away_is_logged_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    def gone() -> tuple[bool, str]:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    server = MonitoringServer(CollectorRegistry(), gone).start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="streamproc.monitoring.server"):
+            with pytest.raises(Exception):  # noqa: B017  # the connection closes without a reply
+                get(server.port, "/readyz")
+            wait_for(lambda: any("went away" in r.getMessage() for r in caplog.records), 5, "the debug line")
+    finally:
+        server.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_run_binds_the_metrics_port_to_this_host_by_default() -> None:
+    from streamproc.cli.main import build_parser
+
+    assert build_parser().parse_args(["run", "t.py"]).metrics_host == "127.0.0.1"

@@ -55,7 +55,7 @@ class Harness:
         self.dispatcher = Dispatcher(self.routes, {topic: self.tally}, self.metrics)
         self.delivered: dict[int, list[int]] = {p: [] for p in range(partitions)}
         self.readers: dict[int, InternalReader] = {}
-        policy = ErrorPolicy("fail", "t", cast(Output, None))
+        policy = ErrorPolicy("fail", "t-dlq", cast(Output, None))
         for p in range(partitions):
             def deliver(tup: Tuple, into: list[int] = self.delivered[p]) -> None:
                 into.append(tup.offset)

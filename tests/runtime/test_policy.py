@@ -15,7 +15,7 @@ from streamproc.runtime.policy import ErrorPolicy, OnError, StopProcessing
 def test_every_failure_reaches_the_hook(mode: OnError) -> None:
     producer = MemoryProducer(MemoryBroker())
     failures: list[tuple[str, ProcessingError]] = []
-    policy = ErrorPolicy(mode, "t", Output(producer), lambda mode, error: failures.append((mode, error)))
+    policy = ErrorPolicy(mode, "t-dlq", Output(producer), lambda mode, error: failures.append((mode, error)))
     msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
     error = ProcessingError("bolt", ValueError("bad"))
     if mode == "fail":
@@ -32,7 +32,7 @@ def test_an_unreachable_service_is_not_the_messages_fault(mode: OnError) -> None
     """A registry outage must not dead-letter or skip good messages: it stops the worker in every mode."""
     producer = MemoryProducer(MemoryBroker())
     failures: list[str] = []
-    policy = ErrorPolicy(mode, "t", Output(producer), failures.append)
+    policy = ErrorPolicy(mode, "t-dlq", Output(producer), failures.append)
     msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
     with pytest.raises(ServiceError, match="registry down"):
         policy.handle(ProcessingError("in", ServiceError("registry down")), msg)
@@ -44,7 +44,7 @@ def test_a_failed_producer_is_not_the_messages_fault(mode: OnError) -> None:
     """A transactional producer in error (fenced, its transaction failed) makes every send raise: the worker
     restarts (CheckpointError), rather than stop for good (fail) or dead-letter or skip good messages."""
     producer = MemoryProducer(MemoryBroker())
-    policy = ErrorPolicy(mode, "t", Output(producer))
+    policy = ErrorPolicy(mode, "t-dlq", Output(producer))
     msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
     unusable = KafkaException(KafkaError(KafkaError._STATE, "Unable to produce message: Local: Erroneous state"))
     with pytest.raises(CheckpointError, match="the producer cannot go on"):
@@ -54,7 +54,7 @@ def test_a_failed_producer_is_not_the_messages_fault(mode: OnError) -> None:
 
 def test_a_record_the_broker_refuses_still_follows_the_policy() -> None:
     producer = MemoryProducer(MemoryBroker())
-    policy = ErrorPolicy("dlq", "t", Output(producer))
+    policy = ErrorPolicy("dlq", "t-dlq", Output(producer))
     too_large = KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "Message size too large"))
     policy.handle(ProcessingError("sink", too_large), MemoryMessage("in", 0, 7, b"k", b"v", None, 1))
     assert len(producer.broker.topics["t-dlq"][0]) == 1
@@ -65,7 +65,7 @@ def test_a_damaged_store_is_not_the_messages_fault(mode: OnError) -> None:
     """A state read that meets a damaged file must not dead-letter, skip or fail the message: the worker
     restarts and rebuilds the store, and the message is processed then."""
     producer = MemoryProducer(MemoryBroker())
-    policy = ErrorPolicy(mode, "t", Output(producer))
+    policy = ErrorPolicy(mode, "t-dlq", Output(producer))
     msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
     with pytest.raises(CorruptStateError, match="block checksum"):
         policy.handle(ProcessingError("count", CorruptStateError("block checksum mismatch")), msg)

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from streamproc import Bolt, KafkaSpout, Topology, Tuple
+from streamproc.names import Names
 from streamproc.runtime.standby import StandbyKeeper, neighbours
 from streamproc.state.reader import StoreReader
 from streamproc.state.store import Store
@@ -47,7 +48,7 @@ def test_a_takeover_restores_only_the_tail_from_a_standby(wordcount: MakeRun, br
         def standby_caught_up() -> bool:
             end = 1 + max((r.offset() for r in read_all(broker, changelog) if r.partition() == taken), default=-1)
             try:
-                with StoreReader.local(wc.name, Store("counts"), host_a, taken) as copy:
+                with StoreReader.local(Names(wc.name), Store("counts"), host_a, taken) as copy:
                     return end > 0 and copy.changelog_offset() >= end
             except Exception:
                 return False
