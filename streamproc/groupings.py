@@ -43,6 +43,11 @@ class Grouping:
         raise NotImplementedError
 
     @property
+    def kind(self) -> str:
+        """``fields``, ``all``, ...: the name without arguments."""
+        return type(self).__name__.lower()
+
+    @property
     def in_process(self) -> bool:
         """True when the tuple stays in the task that emitted it (no internal topic)."""
         return False

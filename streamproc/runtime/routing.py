@@ -170,7 +170,7 @@ class InternalWriter:
             problem = grouping.key_problem(key)
             if problem is not None:
                 raise ProcessingError(self._route.source, SerdeError(
-                    f"{grouping.name} grouping of {self._route.target!r}: {problem}; {self._route.source!r} emitted "
+                    f"{grouping.kind} grouping of {self._route.target!r}: {problem}; {self._route.source!r} emitted "
                     f"{tup.value!r:.80}"))
         try:
             raw_key = encode_internal_key(key)

@@ -155,7 +155,7 @@ class Worker:
         topics = self.plan.source_topics()
         self.consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         self._waiting = AssignmentWait.for_worker(self.settings, self._client_id, self.consumer)
-        log.info("worker %d of %r joined group %r, reading %s (%s; broker workarounds: %s)",
+        log.info("worker %d of %r joined group %r, reading %s (%s); broker workarounds: %s",
                  self.settings.worker_index, self.plan.name, self.settings.group_id, topics, guarantee,
                  self.quirks.name)
         try:

@@ -102,7 +102,7 @@ def test_embedded_broker_options_are_refused_with_a_bootstrap(capsys: pytest.Cap
 def test_one_static_member_id_for_several_workers_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", WORDCOUNT, "--bootstrap-servers", "127.0.0.1:1", "--workers", "2",
                  "-X", "group.instance.id=host-a"]) == 2
-    assert "gives all 2 workers the same static member id" in capsys.readouterr().err
+    assert "names one member of the group, but --workers 2 makes 2 members" in capsys.readouterr().err
 
 
 def test_client_settings_for_the_embedded_broker_yield_to_x_flags() -> None:

@@ -30,7 +30,7 @@ def test_a_bad_grouping_value_is_named_and_follows_the_policy(value: dict[str, A
         driver.send("items", value)
         driver.send("items", {"word": "ok"})
         [letter] = driver.dead_letters()
-        error = dict(letter.headers() or [])["streamproc.error"].decode()
+        error = letter.error
         assert f"fields grouping of 'count': {expected}" in error
         assert driver.state("counts", "ok") == 1
 

@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import Producer
 
 from streamproc.errors import ProcessingError, SerdeError
-from streamproc.ops.dlq import parse, plan_redrive
+from streamproc.ops.dlq import Ledger, parse, plan_redrive, selector
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import H_DROPPED, ErrorPolicy
 from streamproc.serde.base import SerdeContext
@@ -55,7 +55,7 @@ def test_a_dead_letter_too_large_goes_without_what_does_not_fit(key: bytes, valu
     assert (letter.key == key) is kept_key
     assert "larger than" in (letter.dropped or "")
     assert dict(dead_letter(producer.sent[0]).headers())[H_DROPPED]
-    assert plan_redrive([letter], set(), {}, None).letters == []  # never re-driven as something else
+    assert plan_redrive([letter], Ledger(), {}, selector(None)).origins == []  # never re-driven as something else
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ class Seen(Bolt):
 
 def spout_reader(mode: OnError, bolts: list[Seen]) -> tuple[SpoutReader, MemoryBroker]:
     broker = MemoryBroker()
-    policy = ErrorPolicy(mode, "t", Output(MemoryProducer(broker)))
+    policy = ErrorPolicy(mode, "t-dlq", Output(MemoryProducer(broker)))
     delivers = [BoltRunner(f"b{i}", bolt).run for i, bolt in enumerate(bolts)]
     return SpoutReader("in", 0, policy, "in", StrSerde(), JsonSerde(), delivers), broker
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from streamproc.errors import StateError, TopologyError
+from streamproc.names import Names
 from streamproc.state.backend import StoreBackend, backend_class, open_backend, open_local_copy
 from streamproc.state.position import Position
 from streamproc.state.store import BACKENDS, Store, reserved_key
@@ -17,7 +18,7 @@ MARK = reserved_key("test.mark")
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreBackend]:
-    opened = open_backend(Store("s", backend=request.param), tmp_path, "top", 0)
+    opened = open_backend(Store("s", backend=request.param), tmp_path, Names("top"), 0)
     yield opened
     opened.close()
 
@@ -90,20 +91,20 @@ def test_wipe_discards_data_and_position(backend: StoreBackend) -> None:
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_only_a_durable_backend_keeps_its_data_across_opens(tmp_path: Path, kind: str) -> None:
     spec = Store("s", backend=kind)
-    first = open_backend(spec, tmp_path, "top", 0)
+    first = open_backend(spec, tmp_path, Names("top"), 0)
     first.write([(b"a", b"1")], Position(1, {("in", 0): 1}))
     first.close()
-    again = open_backend(spec, tmp_path, "top", 0)
+    again = open_backend(spec, tmp_path, Names("top"), 0)
     try:
         if again.durable:
             assert again.get(b"a") == b"1" and again.position() == Position(1, {("in", 0): 1})
-            reader = open_local_copy(spec, tmp_path, "top", 0)  # read-only, beside the open writer
+            reader = open_local_copy(spec, tmp_path, Names("top"), 0)  # read-only, beside the open writer
             assert reader.get(b"a") == b"1"
             reader.close()
         else:
             assert again.get(b"a") is None and again.position() == Position()
             assert not (tmp_path / "top").exists(), "a memory store writes nothing to the state directory"
             with pytest.raises(StateError, match="keeps its state in memory"):
-                open_local_copy(spec, tmp_path, "top", 0)
+                open_local_copy(spec, tmp_path, Names("top"), 0)
     finally:
         again.close()

@@ -10,6 +10,7 @@ import pytest
 
 from streamproc import Bolt, Store, Tuple
 from streamproc.errors import StateError
+from streamproc.names import Names
 from streamproc.runtime.dedupe import MARKS_KEY
 from streamproc.state.keyed import KeyedState
 from streamproc.state.partition import MISSING, StorePartition, open_partition, prefix_end
@@ -28,7 +29,7 @@ def at(owner: Bolt, key: Any) -> None:
 
 @pytest.fixture(params=["rocksdb", "memory"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorePartition]:
-    part = open_partition(Store("s", backend=request.param), tmp_path, "top", 0)
+    part = open_partition(Store("s", backend=request.param), tmp_path, Names("top"), 0)
     yield part
     part.close()
 

@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, Producer
 
 from streamproc.kafka.config import restore_consumer_config
 from streamproc.kafka.reading import reader, true_watermarks
+from streamproc.names import Names
 from streamproc.serde.json import JsonSerde
 from streamproc.state.backend import open_backend
 from streamproc.state.changelog import SOURCE_HEADER, encode_sources
@@ -48,7 +49,7 @@ def restore_consumer(broker: str) -> Iterator[Consumer]:
 def open_store(tmp_path: Path, name: str, changelog: str, partition: int, backend: str = "rocksdb"
                ) -> StorePartition:
     spec = Store(name, value_serde=JsonSerde(), backend=backend)
-    return StorePartition(spec, open_backend(spec, tmp_path, "topology", partition), changelog, partition)
+    return StorePartition(spec, open_backend(spec, tmp_path, Names("topology"), partition), changelog, partition)
 
 
 def restore(restorer: ChangelogRestorer, stores: list[StorePartition], committed_input: int) -> list[str]:

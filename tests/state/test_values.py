@@ -11,12 +11,12 @@ import pytest
 
 from streamproc import Bolt, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
 from streamproc.errors import SerdeError, StateValueError
-from streamproc.runtime.policy import StopProcessing
 from streamproc.serde.base import SerdeContext
 from streamproc.serde.json import JsonSerde
 from streamproc.state.keyed import KeyedState
+from streamproc.state.memory import MemoryBackend
 from streamproc.state.partition import StorePartition
-from streamproc.testing import TopologyTestDriver
+from streamproc.testing import RecordFailedError, TopologyTestDriver
 
 
 class Opaque:
@@ -42,7 +42,7 @@ class Level(enum.IntEnum):
 
 @pytest.fixture
 def state(tmp_path: Path) -> Any:
-    part = StorePartition(Store("s"), tmp_path / "s" / "0", "top-s-changelog", 0)
+    part = StorePartition(Store("s"), MemoryBackend("test"), "top-s-changelog", 0)
     owner = Owner()
     owner._current = Tuple("k", None, "t", 0, 0, None, None, "default", "x")
     yield KeyedState(owner, part), part
@@ -75,7 +75,7 @@ def test_json_serde_refuses_inf_and_nan_instead_of_writing_null() -> None:
 
 
 def test_other_serdes_are_asked(tmp_path: Path) -> None:
-    part = StorePartition(Store("names", value_serde=StrSerde()), tmp_path / "n" / "0", "c", 0)
+    part = StorePartition(Store("names", value_serde=StrSerde()), MemoryBackend("test"), "c", 0)
     owner = Owner()
     owner._current = Tuple("k", None, "t", 0, 0, None, None, "default", "x")
     keyed = KeyedState(owner, part)
@@ -114,14 +114,14 @@ def test_the_record_follows_the_error_policy_and_the_checkpoint_succeeds() -> No
     with TopologyTestDriver(averages(), on_error="dlq") as driver:
         for value in ["1.5", "inf", "2.5"]:
             driver.send("numbers", value, key="k")
-        assert [m.value() for m in driver.dead_letters()] == [b"inf"]
-        assert dict(driver.dead_letters()[0].headers() or [])["streamproc.error.type"] == b"SerdeError"
+        assert [m.value for m in driver.dead_letters()] == [b"inf"]
+        assert driver.dead_letters()[0].error_type == "SerdeError"
         driver.checkpoint()
         assert driver.committed[("numbers", 0)] == 3
         assert driver.state("avg", "k") == 2.5
     with TopologyTestDriver(averages()) as driver:
         driver.send("numbers", "1.5", key="k")
-        with pytest.raises(StopProcessing, match="inf or nan"):
+        with pytest.raises(RecordFailedError, match="inf or nan"):
             driver.send("numbers", "nan", key="k")
         driver.checkpoint()
         assert driver.committed == {("numbers", 0): 1}
