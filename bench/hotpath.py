@@ -20,23 +20,14 @@ import argparse
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
+from keyed_count import Count
 
-from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
+from streamproc import JsonSerde, KafkaSink, KafkaSpout, StrSerde, Topology
 from streamproc.kafka.memory import MemoryBroker
 from streamproc.testing import TopologyTestDriver
-
-
-class Count(Bolt):
-    stores: ClassVar[list[Store]] = [Store("counts")]
-
-    def process(self, tup: Tuple) -> None:
-        st = self.state("counts")
-        n = st.get(0) + 1
-        st.set(n)
-        self.emit({"key": tup.key, "count": n}, key=tup.key)
 
 
 def build() -> Topology:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,30 +144,41 @@ def _summary(box: _Dlq, origins: list[ops.Origin]) -> Counter[str]:
     return Counter(ops.status_of(origin, box.ledger, box.start) for origin in origins)
 
 
-def handle_replay(args: argparse.Namespace) -> int:
-    offsets = _offsets(args.offsets)
+def _plan(args: argparse.Namespace, offsets: tuple[int, int] | None, verb: str
+          ) -> tuple[Connection, _Dlq, ops.RedrivePlan]:
+    """The origins that ``dlq replay``/``dlq skip`` selects, announced with what was handled before."""
     conn = connect(args)
     box = _Dlq(conn)
     try:
-        if args.to_topic is not None and args.to_topic not in box.counts:
-            raise ConfigError(f"--to-topic {args.to_topic!r} does not exist")
+        to_topic = getattr(args, "to_topic", None)
+        if to_topic is not None and to_topic not in box.counts:
+            raise ConfigError(f"--to-topic {to_topic!r} does not exist")
         letters = box.letters()
     finally:
         box.close()
     plan = ops.plan_redrive(letters, box.ledger, box.start, ops.selector(args.filter_error, offsets))
+    before = _summary(box, ops.group(letters))
+    say(f"{len(plan.origins)} to {verb} ({plan.copies} dead letters), {plan.passed_over} not selected left "
+        f"pending, {before['re-driven']} re-driven before, {before['skipped']} skipped before")
+    return conn, box, plan
+
+
+def _list_dry_run(plan: ops.RedrivePlan, target: Callable[[ops.DeadLetter], str]) -> None:
+    for origin in plan.origins:
+        letter = origin.first
+        print(f"{letter.offset:>8}  x{len(origin.letters):<4} {target(letter)}  {letter.error_type}: "
+              f"{letter.error[:80]}")
+    say("dry run: nothing changed")
+
+
+def handle_replay(args: argparse.Namespace) -> int:
+    conn, box, plan = _plan(args, _offsets(args.offsets), "re-drive")
     missing = sorted({t for t in (args.to_topic or letter.source_topic for letter in plan.letters)
                       if t is not None and t not in box.counts})
     if missing:
         raise ConfigError(f"origin topics {missing} no longer exist; re-drive with --to-topic")
-    before = _summary(box, ops.group(letters))
-    say(f"{len(plan.origins)} to re-drive ({plan.copies} dead letters), {plan.passed_over} not selected left "
-        f"pending, {before['re-driven']} re-driven before, {before['skipped']} skipped before")
     if args.dry_run:
-        for origin in plan.origins:
-            letter = origin.first
-            print(f"{letter.offset:>8}  x{len(origin.letters):<4} -> {args.to_topic or letter.origin}  "
-                  f"{letter.error_type}: {letter.error[:80]}")
-        say("dry run: nothing changed")
+        _list_dry_run(plan, lambda letter: f"-> {args.to_topic or letter.origin}")
         return 0
     if plan.origins:
         _ensure_ledger(conn)
@@ -185,22 +197,9 @@ def handle_skip(args: argparse.Namespace) -> int:
     offsets = _offsets(args.offsets)
     if not (args.all or args.filter_error is not None or offsets is not None):
         raise ConfigError("say which dead letters to skip: --filter-error TEXT, --offsets FROM-TO, or --all")
-    conn = connect(args)
-    box = _Dlq(conn)
-    try:
-        letters = box.letters()
-    finally:
-        box.close()
-    plan = ops.plan_redrive(letters, box.ledger, box.start, ops.selector(args.filter_error, offsets))
-    before = _summary(box, ops.group(letters))
-    say(f"{len(plan.origins)} to skip ({plan.copies} dead letters), {plan.passed_over} not selected left pending, "
-        f"{before['re-driven']} re-driven before, {before['skipped']} skipped before")
+    conn, box, plan = _plan(args, offsets, "skip")
     if args.dry_run:
-        for origin in plan.origins:
-            letter = origin.first
-            print(f"{letter.offset:>8}  x{len(origin.letters):<4} {letter.origin}  {letter.error_type}: "
-                  f"{letter.error[:80]}")
-        say("dry run: nothing changed")
+        _list_dry_run(plan, lambda letter: letter.origin)
         return 0
     if plan.origins:
         _ensure_ledger(conn)
