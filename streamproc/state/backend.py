@@ -87,7 +87,8 @@ class StoreBackend(ABC):
 
     @abstractmethod
     def entry_count(self) -> int:
-        """Stored entries, framework entries excluded: a key's own value and each of its sub-keys count one."""
+        """Stored entries, framework entries excluded: a key's own value and each of its sub-keys count one.
+        Exact as of the backend's last count: one that must scan to count may do so lazily (rocksdb.py)."""
 
     @abstractmethod
     def size_bytes(self) -> int:

@@ -146,7 +146,10 @@ class StorePartition:
         Called only after the changelog records were acknowledged and the input offsets committed.
         """
         delivered = self._max_delivered + 1 if self._max_delivered >= 0 else None
-        self._backend.write(self._staged, Position(delivered, processed), self._existed)
+        existed = self._existed
+        for key in self._raw:  # framework entries are written without being read: one lookup each
+            existed[key] = self._backend.get(key) is not None
+        self._backend.write(self._staged, Position(delivered, processed), existed)
         self.discard()
 
     def discard(self) -> None:

@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -30,6 +30,8 @@ from streamproc.state.store import RESERVED_PREFIX, is_reserved
 log = logging.getLogger(__name__)
 
 META_CF = "meta"
+#: The clock of the entry count's waits between scans (a test replaces it).
+_clock: Callable[[], float] = time.monotonic
 _BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 _shared_cache: Cache | None = None
 #: State directories hold every key and value a topology has seen: owner-only.
@@ -94,12 +96,20 @@ class RocksDBBackend(StoreBackend):
 
     kind: ClassVar[str] = "rocksdb"
     durable: ClassVar[bool] = True
+    #: A scan that recounts the entries (after writes to keys that were not read first) waits this many
+    #: seconds after the last one, and RECOUNT_COST times as long as that one took.
+    RECOUNT_INTERVAL: ClassVar[float] = 30.0
+    RECOUNT_COST: ClassVar[float] = 100.0
 
     def __init__(self, path: Path, lock_timeout: float = 30.0, *, read_only: bool = False) -> None:
         self.path = path
         self._read_only = read_only
-        #: Exact entry count once counted (entry_count), kept up to date by ``write``; None: unknown.
+        #: Exact entry count (framework entries included) once counted, kept up to date by ``write`` while the
+        #: written keys' previous state is known; None: to be counted again (see entry_count).
         self._entries: int | None = None
+        #: The last count reported, and when the next scan may run.
+        self._reported = 0
+        self._next_scan = 0.0
         #: ``write_batch`` (a restore's step) ran since the last ``write`` (which ends a restore).
         self._restoring = False
         if read_only:
@@ -211,46 +221,35 @@ class RocksDBBackend(StoreBackend):
 
     def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position,
               existed: Mapping[bytes, bool] | None = None) -> None:
-        """As StoreBackend.write; a counted copy stays counted (one multi-get of the written keys that
-        ``existed`` does not know about)."""
+        """As StoreBackend.write. A counted copy stays counted when ``existed`` knows every written key (a count
+        reads each key it writes); writes to keys never read leave the count to the next scan."""
         batch = WriteBatch(raw_mode=True)
         put, delete = batch.put, batch.delete
-        change = 0
         if self._entries is None:
             for key, value in entries:
                 if value is None:
                     delete(key)
                 else:
                     put(key, value)
-        else:
-            after: dict[bytes, bool] = {}
-            for key, value in entries:
-                if value is None:
-                    delete(key)
-                    after[key] = False
-                else:
-                    put(key, value)
-                    after[key] = True
-            change = self._change(after, existed or {})
+            self._write(batch, position)
+            self._restoring = False
+            return
+        after: dict[bytes, bool] = {}
+        for key, value in entries:
+            if value is None:
+                delete(key)
+                after[key] = False
+            else:
+                put(key, value)
+                after[key] = True
+        before = existed or {}
+        known = before.keys() & after.keys()
         self._write(batch, position)
         self._restoring = False
-        if self._entries is not None:
-            self._entries += change
-
-    def _change(self, after: dict[bytes, bool], existed: Mapping[bytes, bool]) -> int:
-        """Keys (framework entries included) gained minus lost by a write leaving ``after`` (key -> has a value).
-        Set and C-level operations only: this runs for every written key at every checkpoint."""
-        keys = after.keys()
-        known = existed.keys() & keys
-        unknown = [] if len(known) == len(keys) else list(keys - known)
-        before = sum(map(existed.__getitem__, known))
-        before += len(unknown) - self.get_many(unknown).count(None)
-        return sum(after.values()) - before
-
-    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
-        with self._guard():
-            found = self._db.get(cast(Any, keys)) if keys else []
-        return cast(list[bytes | None], found)
+        if len(known) == len(after):
+            self._entries += sum(after.values()) - sum(map(before.__getitem__, known))
+        else:
+            self._entries = None
 
     def write_batch(self, batch: Batch, position: Position) -> None:
         self._entries = None  # what the batch changed is unknown here: count again when asked
@@ -265,17 +264,22 @@ class RocksDBBackend(StoreBackend):
             self._db.write(batch)
 
     def entry_count(self) -> int:
-        """Exact: counted by one scan of the keys (about 0.3 s per million) when first asked after an open or a
-        restore, then kept up to date at every checkpoint. 0 while a restore is writing (not counted then,
-        so that a long restore is not slowed down by scans)."""
-        if self._restoring:
-            return 0
+        """Exact as of the last count. The count is kept up to date by checkpoints whose written keys were all
+        read first; otherwise (blind writes, a restore) the keys are counted again by a scan (about 0.3 s per
+        million keys), at most every RECOUNT_INTERVAL seconds and 1/RECOUNT_COST of the time, with the last count
+        reported meanwhile. A restore in progress is not scanned."""
         if self._entries is None:
+            if self._restoring or _clock() < self._next_scan:
+                return self._reported
+            started = _clock()
             with self._guard():
                 keys = cast(Iterable[bytes], self._db.keys())  # keys only: values are not read
                 self._entries = sum(1 for _ in keys)
-        # Framework entries sort after every user key but those of 65,535 bytes: a short scan finds them.
-        return self._entries - sum(is_reserved(key) for key, _ in self.iter_range(RESERVED_PREFIX))
+            took = _clock() - started
+            self._next_scan = started + took + max(self.RECOUNT_INTERVAL, self.RECOUNT_COST * took)
+        # Framework entries sort after every user key but those of 65,535 bytes: a short seek finds them.
+        self._reported = self._entries - sum(is_reserved(key) for key, _ in self.iter_range(RESERVED_PREFIX))
+        return self._reported
 
     def size_bytes(self) -> int:
         """SST files plus the memtables not yet flushed to them, as RocksDB reports them without reading data."""
@@ -301,4 +305,4 @@ class RocksDBBackend(StoreBackend):
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
         self._bind(self._open(0.0))
-        self._entries = 0
+        self._entries = self._reported = 0

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from streamproc.errors import StateError, TopologyError
+from streamproc.state import rocksdb
 from streamproc.state.backend import StoreBackend, backend_class, open_backend, open_local_copy
 from streamproc.state.position import Position
+from streamproc.state.rocksdb import RocksDBBackend
 from streamproc.state.store import BACKENDS, Store, reserved_key
 
 MARK = reserved_key("test.mark")
@@ -65,6 +67,14 @@ def test_ranges_are_ordered_and_half_open(backend: StoreBackend) -> None:
     assert [k for k, _ in backend.iter_range(b"\x00\x01a", b"\x00\x01b")] == [b"\x00\x01a", b"\x00\x01aa"]
 
 
+@pytest.fixture
+def recount_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RocksDB recounts after blind writes at most every 30 s: here at every ask."""
+    monkeypatch.setattr(RocksDBBackend, "RECOUNT_INTERVAL", 0.0)
+    monkeypatch.setattr(RocksDBBackend, "RECOUNT_COST", 0.0)
+
+
+@pytest.mark.usefixtures("recount_at_once")
 def test_entry_count_is_exact_and_leaves_framework_entries_out(backend: StoreBackend) -> None:
     backend.write([(b"a", b"1"), (b"b", b"1"), (MARK, b"{}")], Position(3))
     assert backend.entry_count() == 2
@@ -107,3 +117,22 @@ def test_only_a_durable_backend_keeps_its_data_across_opens(tmp_path: Path, kind
                 open_local_copy(spec, tmp_path, "top", 0)
     finally:
         again.close()
+
+
+def test_rocksdb_keeps_its_count_without_scans_while_written_keys_were_read_first(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(rocksdb, "_clock", lambda: now[0])
+    db = RocksDBBackend(tmp_path / "db")
+    db.write([(b"a", b"1"), (b"b", b"1")], Position(2))
+    assert db.entry_count() == 2  # the first ask scans
+    db.write([(b"a", None), (b"b", b"2"), (b"c", b"1"), (b"d", None)],
+             Position(3), {b"a": True, b"b": True, b"c": False, b"d": False})
+    assert db.entry_count() == 2  # kept up to date without a scan (the clock has not moved)
+    db.write([(b"e", b"1")], Position(4))  # a blind write: counted by the next scan, 30 s on
+    assert db.entry_count() == 2
+    now[0] += 29.0
+    assert db.entry_count() == 2
+    now[0] += 1.0
+    assert db.entry_count() == 3
+    db.close()
