@@ -88,8 +88,6 @@ def _is_corruption(message: str) -> bool:
     return any(marker in message for marker in ("Corruption", "Invalid argument", "No such file", "IO error"))
 
 
-
-
 class RocksDBBackend(StoreBackend):
     """A RocksDB directory. Opening retries while another process still holds its lock
     (a partition moving between processes on one host), then fails with a clear error."""
