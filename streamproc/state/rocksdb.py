@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -94,19 +94,17 @@ class RocksDBBackend(StoreBackend):
 
     kind: ClassVar[str] = "rocksdb"
     durable: ClassVar[bool] = True
-    #: A scan that recounts the entries (after writes to keys that were not read first) waits this many
-    #: seconds after the last one, and RECOUNT_COST times as long as that one took.
+    #: A scan that counts the entries again (entry_count) waits this many seconds after the last one, and
+    #: RECOUNT_COST times as long as that one took.
     RECOUNT_INTERVAL: ClassVar[float] = 30.0
     RECOUNT_COST: ClassVar[float] = 100.0
 
     def __init__(self, path: Path, lock_timeout: float = 30.0, *, read_only: bool = False) -> None:
         self.path = path
         self._read_only = read_only
-        #: Exact entry count (framework entries included) once counted, kept up to date by ``write`` while the
-        #: written keys' previous state is known; None: to be counted again (see entry_count).
-        self._entries: int | None = None
-        #: The last count reported, and when the next scan may run.
+        #: The last entry count, whether the data changed since, and when the next count may run.
         self._reported = 0
+        self._changed = True
         self._next_scan = 0.0
         #: ``write_batch`` (a restore's step) ran since the last ``write`` (which ends a restore).
         self._restoring = False
@@ -217,42 +215,21 @@ class RocksDBBackend(StoreBackend):
         batch: Batch = WriteBatch(raw_mode=True)
         return batch
 
-    def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position,
-              existed: Mapping[bytes, bool] | None = None) -> None:
-        """As StoreBackend.write. A counted copy stays counted when ``existed`` knows every written key (a count
-        reads each key it writes); writes to keys never read leave the count to the next scan."""
+    def write_batch(self, batch: Batch, position: Position) -> None:
+        """A ``write`` ends a restore; its ``write_batch`` steps mark one in progress (not counted meanwhile)."""
+        self._restoring = True
+        self._write(batch, position)
+
+    def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position) -> None:
         batch = WriteBatch(raw_mode=True)
         put, delete = batch.put, batch.delete
-        if self._entries is None:
-            for key, value in entries:
-                if value is None:
-                    delete(key)
-                else:
-                    put(key, value)
-            self._write(batch, position)
-            self._restoring = False
-            return
-        after: dict[bytes, bool] = {}
         for key, value in entries:
             if value is None:
                 delete(key)
-                after[key] = False
             else:
                 put(key, value)
-                after[key] = True
-        before = existed or {}
-        known = before.keys() & after.keys()
         self._write(batch, position)
         self._restoring = False
-        if len(known) == len(after):
-            self._entries += sum(after.values()) - sum(map(before.__getitem__, known))
-        else:
-            self._entries = None
-
-    def write_batch(self, batch: Batch, position: Position) -> None:
-        self._entries = None  # what the batch changed is unknown here: count again when asked
-        self._restoring = True
-        self._write(batch, position)
 
     def _write(self, batch: Any, position: Position) -> None:
         handle = self._meta_handle
@@ -260,23 +237,23 @@ class RocksDBBackend(StoreBackend):
             batch.put(key, value, handle)
         with self._guard():
             self._db.write(batch)
+        self._changed = True
 
     def entry_count(self) -> int:
-        """Exact as of the last count. The count is kept up to date by checkpoints whose written keys were all
-        read first; otherwise (blind writes, a restore) the keys are counted again by a scan (about 0.3 s per
-        million keys), at most every RECOUNT_INTERVAL seconds and 1/RECOUNT_COST of the time, with the last count
-        reported meanwhile. A restore in progress is not scanned."""
-        if self._entries is None:
-            if self._restoring or _clock() < self._next_scan:
-                return self._reported
+        """Exact as of the last count: a scan of the keys (about 0.3 s per million), run when asked after the data
+        changed, but at most every RECOUNT_INTERVAL seconds and 1/RECOUNT_COST of the time, and not while a
+        restore is writing; the last count is reported meanwhile. Counting as the data changes would cost a
+        lookup of every written key at every checkpoint."""
+        if self._changed and not self._restoring and _clock() >= self._next_scan:
             started = _clock()
             with self._guard():
                 keys = cast(Iterable[bytes], self._db.keys())  # keys only: values are not read
-                self._entries = sum(1 for _ in keys)
+                total = sum(1 for _ in keys)
+                # Framework entries sort after every user key but those of 65,535 bytes: a short seek finds them.
+                total -= sum(is_reserved(key) for key, _ in self.iter_range(RESERVED_PREFIX))
+            self._reported, self._changed = total, False
             took = _clock() - started
             self._next_scan = started + took + max(self.RECOUNT_INTERVAL, self.RECOUNT_COST * took)
-        # Framework entries sort after every user key but those of 65,535 bytes: a short seek finds them.
-        self._reported = self._entries - sum(is_reserved(key) for key, _ in self.iter_range(RESERVED_PREFIX))
         return self._reported
 
     def size_bytes(self) -> int:
@@ -303,4 +280,4 @@ class RocksDBBackend(StoreBackend):
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
         self._bind(self._open(0.0))
-        self._entries = self._reported = 0
+        self._reported, self._changed = 0, False

@@ -64,7 +64,7 @@ class LastOrders(Bolt):
 @pytest.mark.parametrize("backend", ["rocksdb", "memory"])
 def test_state_keys_count_each_key_and_sub_key_once(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 12.16: RocksDB's estimate said 0 for a map store of 2,500 sub-keys and 1,104 for 500 keys.
-    (The sub-keys are written without being read, so RocksDB recounts them: at every ask here.)"""
+    (RocksDB counts by a scan of the keys at most every 30 s: at every ask here.)"""
     monkeypatch.setattr(RocksDBBackend, "RECOUNT_INTERVAL", 0.0)
     monkeypatch.setattr(RocksDBBackend, "RECOUNT_COST", 0.0)
     bolt = type("LastOrdersHere", (LastOrders,), {"stores": [Store("orders", backend=backend)]})

@@ -150,7 +150,7 @@ def test_prefix_end_is_the_first_key_past_the_prefix() -> None:
 def test_entry_count_is_exact_for_map_keys_across_checkpoints(store: StorePartition,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """streamproc_state_keys' source: a map key's sub-keys count one each; overwrites and deletes are exact."""
-    monkeypatch.setattr(RocksDBBackend, "RECOUNT_INTERVAL", 0.0)  # recount after blind writes at every ask
+    monkeypatch.setattr(RocksDBBackend, "RECOUNT_INTERVAL", 0.0)  # RocksDB counts at most every 30 s: here always
     monkeypatch.setattr(RocksDBBackend, "RECOUNT_COST", 0.0)
     owner = Owner()
     state = KeyedState(owner, store)
@@ -168,9 +168,9 @@ def test_entry_count_is_exact_for_map_keys_across_checkpoints(store: StorePartit
         for customer in range(50):
             at(owner, f"c{customer}")
             if customer % 2:
-                state.set(round_)  # a blind write: the backend looks the key up to keep its count
+                state.set(round_)
             else:
-                state.update(lambda total: total + 1)  # read first: known to exist, no lookup
+                state.update(lambda total: total + 1)
             state[f"o{round_ + 2}"] = round_  # existing sub-keys
         commit(store)
     at(owner, "c0")
