@@ -17,7 +17,7 @@ What each operation promises:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar, Protocol
 
@@ -74,10 +74,8 @@ class StoreBackend(ABC):
     def write_batch(self, batch: Batch, position: Position) -> None:
         """Apply ``batch`` and merge ``position`` into the recorded one (Position.merged), atomically."""
 
-    def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position,
-              existed: Mapping[bytes, bool] | None = None) -> None:
-        """Values (None deletes) and a Position update in one atomic write. ``existed`` tells, for keys the
-        caller has read, whether they had a value: a backend that counts its entries need not look them up."""
+    def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position) -> None:
+        """Values (None deletes) and a Position update in one atomic write."""
         batch = self.new_batch()
         for key, value in entries:
             if value is None:
@@ -88,7 +86,8 @@ class StoreBackend(ABC):
 
     @abstractmethod
     def entry_count(self) -> int:
-        """Stored entries, framework entries excluded: a key's own value and each of its sub-keys count one."""
+        """Stored entries, framework entries excluded: a key's own value and each of its sub-keys count one.
+        Exact as of the backend's last count: one that must scan to count does so at most now and then."""
 
     @abstractmethod
     def size_bytes(self) -> int:

@@ -32,7 +32,6 @@ class StorePartition:
         "_cache",
         "_ctx",
         "_delivery_errors",
-        "_existed",
         "_max_delivered",
         "_raw",
         "_staged",
@@ -47,9 +46,6 @@ class StorePartition:
         self.partition = partition
         self._backend = backend
         self._cache: dict[bytes, Any] = {}
-        #: Whether keys read since the last checkpoint had a committed value: spares the backend a lookup per
-        #: written key when it keeps its entry count exact (a count's get-then-set reads every key it writes).
-        self._existed: dict[bytes, bool] = {}
         #: Framework entries (already encoded) committed with the user's values, e.g. dedupe marks.
         self._raw: dict[bytes, bytes] = {}
         self._ctx = SerdeContext(changelog, is_key=False)
@@ -64,9 +60,7 @@ class StorePartition:
         if value is MISSING:
             raw = self._backend.get(key)
             if raw is None:
-                self._existed[key] = False
                 return MISSING
-            self._existed[key] = True
             return self.spec.value_serde.deserialize(raw, self._ctx)
         if value is DELETED:
             return MISSING
@@ -153,13 +147,12 @@ class StorePartition:
         Called only after the changelog records were acknowledged and the input offsets committed.
         """
         delivered = self._max_delivered + 1 if self._max_delivered >= 0 else None
-        self._backend.write(self._staged, Position(delivered, processed), self._existed)
+        self._backend.write(self._staged, Position(delivered, processed))
         self.discard()
 
     def discard(self) -> None:
         """Drop uncommitted writes (a failed checkpoint, a lost partition)."""
         self._cache.clear()
-        self._existed.clear()
         self._raw.clear()
         self._staged = []
         self._delivery_errors.clear()

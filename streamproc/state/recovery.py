@@ -127,7 +127,7 @@ class ChangelogRestorer:
         if start >= high and confirmed:
             backend.write((), Position(start, committed))
             self._instant.add(owner)
-            log.info("restored %s[%d]: 0 records applied, 0 skipped (uncommitted) in 0.00s: it was at the end",
+            log.info("restored %s[%d]: 0 records applied, 0 skipped (uncommitted) in 0.00s (it was at the end)",
                      store.changelog, store.partition)
             return
         self._active[tp] = _Restoring(store, dict(committed), high, owner, position=start)

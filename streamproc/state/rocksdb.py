@@ -15,7 +15,7 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
@@ -34,6 +34,8 @@ from streamproc.state.store import RESERVED_PREFIX, is_reserved
 log = logging.getLogger(__name__)
 
 META_CF = "meta"
+#: The clock of the entry count's waits between scans (a test replaces it).
+_clock: Callable[[], float] = time.monotonic
 _BLOCK_CACHE_BYTES = 64 * 1024 * 1024
 _shared_cache: Cache | None = None
 
@@ -61,20 +63,24 @@ def _is_corruption(message: str) -> bool:
     return any(marker in message for marker in ("Corruption", "Invalid argument", "No such file", "IO error"))
 
 
-
-
 class RocksDBBackend(StoreBackend):
     """A RocksDB directory. Opening retries while another process still holds its lock
     (a partition moving between processes on one host), then fails with a clear error."""
 
     kind: ClassVar[str] = "rocksdb"
     durable: ClassVar[bool] = True
+    #: A scan that counts the entries again (entry_count) waits this many seconds after the last one, and
+    #: RECOUNT_COST times as long as that one took.
+    RECOUNT_INTERVAL: ClassVar[float] = 30.0
+    RECOUNT_COST: ClassVar[float] = 100.0
 
     def __init__(self, path: Path, lock_timeout: float = 30.0, *, read_only: bool = False) -> None:
         self.path = path
         self._read_only = read_only
-        #: Exact entry count once counted (entry_count), kept up to date by ``write``; None: unknown.
-        self._entries: int | None = None
+        #: The last entry count, whether the data changed since, and when the next count may run.
+        self._reported = 0
+        self._changed = True
+        self._next_scan = 0.0
         #: ``write_batch`` (a restore's step) ran since the last ``write`` (which ends a restore).
         self._restoring = False
         if read_only:
@@ -184,53 +190,21 @@ class RocksDBBackend(StoreBackend):
         batch: Batch = WriteBatch(raw_mode=True)
         return batch
 
-    def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position,
-              existed: Mapping[bytes, bool] | None = None) -> None:
-        """As StoreBackend.write; a counted copy stays counted (one multi-get of the written keys that
-        ``existed`` does not know about)."""
-        batch = WriteBatch(raw_mode=True)
-        put, delete = batch.put, batch.delete
-        change = 0
-        if self._entries is None:
-            for key, value in entries:
-                if value is None:
-                    delete(key)
-                else:
-                    put(key, value)
-        else:
-            after: dict[bytes, bool] = {}
-            for key, value in entries:
-                if value is None:
-                    delete(key)
-                    after[key] = False
-                else:
-                    put(key, value)
-                    after[key] = True
-            change = self._change(after, existed or {})
-        self._write(batch, position)
-        self._restoring = False
-        if self._entries is not None:
-            self._entries += change
-
-    def _change(self, after: dict[bytes, bool], existed: Mapping[bytes, bool]) -> int:
-        """Keys (framework entries included) gained minus lost by a write leaving ``after`` (key -> has a value).
-        Set and C-level operations only: this runs for every written key at every checkpoint."""
-        keys = after.keys()
-        known = existed.keys() & keys
-        unknown = [] if len(known) == len(keys) else list(keys - known)
-        before = sum(map(existed.__getitem__, known))
-        before += len(unknown) - self.get_many(unknown).count(None)
-        return sum(after.values()) - before
-
-    def get_many(self, keys: list[bytes]) -> list[bytes | None]:
-        with self._guard():
-            found = self._db.get(cast(Any, keys)) if keys else []
-        return cast(list[bytes | None], found)
-
     def write_batch(self, batch: Batch, position: Position) -> None:
-        self._entries = None  # what the batch changed is unknown here: count again when asked
+        """A ``write`` ends a restore; its ``write_batch`` steps mark one in progress (not counted meanwhile)."""
         self._restoring = True
         self._write(batch, position)
+
+    def write(self, entries: Iterable[tuple[bytes, bytes | None]], position: Position) -> None:
+        batch = WriteBatch(raw_mode=True)
+        put, delete = batch.put, batch.delete
+        for key, value in entries:
+            if value is None:
+                delete(key)
+            else:
+                put(key, value)
+        self._write(batch, position)
+        self._restoring = False
 
     def _write(self, batch: Any, position: Position) -> None:
         handle = self._meta_handle
@@ -238,19 +212,24 @@ class RocksDBBackend(StoreBackend):
             batch.put(key, value, handle)
         with self._guard():
             self._db.write(batch)
+        self._changed = True
 
     def entry_count(self) -> int:
-        """Exact: counted by one scan of the keys (about 0.3 s per million) when first asked after an open or a
-        restore, then kept up to date at every checkpoint. 0 while a restore is writing (not counted then,
-        so that a long restore is not slowed down by scans)."""
-        if self._restoring:
-            return 0
-        if self._entries is None:
+        """Exact as of the last count: a scan of the keys (about 0.3 s per million), run when asked after the data
+        changed, but at most every RECOUNT_INTERVAL seconds and 1/RECOUNT_COST of the time, and not while a
+        restore is writing; the last count is reported meanwhile. Counting as the data changes would cost a
+        lookup of every written key at every checkpoint."""
+        if self._changed and not self._restoring and _clock() >= self._next_scan:
+            started = _clock()
             with self._guard():
                 keys = cast(Iterable[bytes], self._db.keys())  # keys only: values are not read
-                self._entries = sum(1 for _ in keys)
-        # Framework entries sort after every user key but those of 65,535 bytes: a short scan finds them.
-        return self._entries - sum(is_reserved(key) for key, _ in self.iter_range(RESERVED_PREFIX))
+                total = sum(1 for _ in keys)
+                # Framework entries sort after every user key but those of 65,535 bytes: a short seek finds them.
+                total -= sum(is_reserved(key) for key, _ in self.iter_range(RESERVED_PREFIX))
+            self._reported, self._changed = total, False
+            took = _clock() - started
+            self._next_scan = started + took + max(self.RECOUNT_INTERVAL, self.RECOUNT_COST * took)
+        return self._reported
 
     def size_bytes(self) -> int:
         """SST files plus the memtables not yet flushed to them, as RocksDB reports them without reading data."""
@@ -276,4 +255,4 @@ class RocksDBBackend(StoreBackend):
         self.close()
         shutil.rmtree(self.path, ignore_errors=True)
         self._bind(self._open(0.0))
-        self._entries = 0
+        self._reported, self._changed = 0, False

@@ -9,8 +9,10 @@ import pytest
 
 from streamproc.errors import StateError, TopologyError
 from streamproc.names import Names
+from streamproc.state import rocksdb
 from streamproc.state.backend import StoreBackend, backend_class, open_backend, open_local_copy
 from streamproc.state.position import Position
+from streamproc.state.rocksdb import RocksDBBackend
 from streamproc.state.store import BACKENDS, Store, reserved_key
 
 MARK = reserved_key("test.mark")
@@ -66,6 +68,14 @@ def test_ranges_are_ordered_and_half_open(backend: StoreBackend) -> None:
     assert [k for k, _ in backend.iter_range(b"\x00\x01a", b"\x00\x01b")] == [b"\x00\x01a", b"\x00\x01aa"]
 
 
+@pytest.fixture
+def recount_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RocksDB recounts after blind writes at most every 30 s: here at every ask."""
+    monkeypatch.setattr(RocksDBBackend, "RECOUNT_INTERVAL", 0.0)
+    monkeypatch.setattr(RocksDBBackend, "RECOUNT_COST", 0.0)
+
+
+@pytest.mark.usefixtures("recount_at_once")
 def test_entry_count_is_exact_and_leaves_framework_entries_out(backend: StoreBackend) -> None:
     backend.write([(b"a", b"1"), (b"b", b"1"), (MARK, b"{}")], Position(3))
     assert backend.entry_count() == 2
@@ -108,3 +118,26 @@ def test_only_a_durable_backend_keeps_its_data_across_opens(tmp_path: Path, kind
                 open_local_copy(spec, tmp_path, Names("top"), 0)
     finally:
         again.close()
+
+
+def test_rocksdb_counts_again_after_changes_at_most_every_recount_interval(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A count is a scan of the keys: run when asked after a change, but not more often than every 30 s."""
+    now = [1000.0]
+    monkeypatch.setattr(rocksdb, "_clock", lambda: now[0])
+    db = RocksDBBackend(tmp_path / "db")
+    db.write([(b"a", b"1"), (b"b", b"1"), (MARK, b"{}")], Position(2))
+    assert db.entry_count() == 2
+    db.write([(b"c", b"1")], Position(3))
+    now[0] += 29.0
+    assert db.entry_count() == 2  # the last count, until the interval has passed
+    now[0] += 1.0
+    assert db.entry_count() == 3
+    batch = db.new_batch()  # a restore's step: not counted until the restore's last write
+    batch.put(b"d", b"1")
+    db.write_batch(batch, Position(4))
+    now[0] += 60.0
+    assert db.entry_count() == 3
+    db.write((), Position(4, {("in", 0): 1}))
+    assert db.entry_count() == 4
+    db.close()
