@@ -19,12 +19,12 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from streamproc.errors import ProcessingError
+from streamproc.state.position import TP
 
 #: Seconds from a record's timestamp to the end of the batch that handled it: from "real time" to a
 #: backlog being replayed hours later.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
-TopicPartition = tuple[str, int]
 
 
 class Tally:
@@ -72,7 +72,7 @@ class RuntimeMetrics:
                             labels, registry=r).labels(topology)
         self._consumed: dict[str, tuple[str, Tally]] = {}
         self._emitted: dict[str, Tally] = {}
-        self._lag: Mapping[TopicPartition, int] = {}
+        self._lag: Mapping[TP, int] = {}
         self._state: Mapping[str, tuple[int, int]] = {}
         self._restoring: Mapping[str, tuple[int, int]] = {}
         r.register(_Published(self))
@@ -133,7 +133,7 @@ class RuntimeMetrics:
         self._ready.set_function(lambda: 1.0 if ready() else 0.0)
 
     # --- published by the worker's thread, read at scrape time -----------------------------------
-    def publish_lag(self, lag: Mapping[TopicPartition, int]) -> None:
+    def publish_lag(self, lag: Mapping[TP, int]) -> None:
         self._lag = dict(lag)
 
     def publish_state(self, sizes: Mapping[str, tuple[int, int]]) -> None:

@@ -47,8 +47,8 @@ from streamproc.runtime.policy import (
 from streamproc.runtime.task import Task
 from streamproc.runtime.tasks import TaskManager
 from streamproc.serde.base import Headers, SerdeContext
-from streamproc.state.changelog import TopicPartition as TP
 from streamproc.state.partition import MISSING
+from streamproc.state.position import TP
 from streamproc.state.recovery import ChangelogRestorer
 from streamproc.state.store import key_prefix
 from streamproc.topology import Topology

@@ -17,8 +17,7 @@ from typing import Any
 from confluent_kafka import OFFSET_INVALID, KafkaError, TopicPartition, murmur2
 
 from streamproc.serde.base import Headers
-
-TP = tuple[str, int]
+from streamproc.state.position import TP
 
 
 def murmur2_partition(key: bytes, partitions: int) -> int:

@@ -25,16 +25,16 @@ from dataclasses import dataclass
 from streamproc.errors import CheckpointError
 from streamproc.runtime.output import Output, is_fencing
 from streamproc.runtime.task import Task
-from streamproc.state.changelog import TopicPartition
+from streamproc.state.position import TP
 
 log = logging.getLogger(__name__)
 
-Commit = Callable[[dict[TopicPartition, int]], None]
+Commit = Callable[[dict[TP, int]], None]
 
 
 @dataclass(frozen=True)
 class CheckpointResult:
-    offsets: dict[TopicPartition, int]
+    offsets: dict[TP, int]
     changelog_records: int
     seconds: float
     #: Records replayed by an upstream task into an internal topic, recognised and skipped since the last one.

@@ -25,9 +25,10 @@ from streamproc.runtime.redrive import DEAD_PREFIX, RedriveGuard
 from streamproc.runtime.routing import BoltRunner, ComponentEmitter, Deliver, InternalWriter
 from streamproc.serde.base import Headers, Serde
 from streamproc.serde.json import JsonSerde
-from streamproc.state.changelog import SOURCE_HEADER, TopicPartition, encode_sources
+from streamproc.state.changelog import SOURCE_HEADER, encode_sources
 from streamproc.state.keyed import KeyedState
 from streamproc.state.partition import StorePartition, open_partition
+from streamproc.state.position import TP
 
 log = logging.getLogger(__name__)
 
@@ -169,12 +170,12 @@ class Task:
             reader.marks = self.marks
 
     # --- checkpoint steps -----------------------------------------------------------------------
-    def last_processed(self) -> dict[TopicPartition, int]:
+    def last_processed(self) -> dict[TP, int]:
         return {
             (r.topic, r.partition): r.next_offset - 1 for r in self.readers.values() if r.next_offset is not None
         }
 
-    def commit_offsets(self) -> dict[TopicPartition, int]:
+    def commit_offsets(self) -> dict[TP, int]:
         return {(r.topic, r.partition): r.next_offset for r in self.readers.values() if r.next_offset is not None}
 
     @property

@@ -27,7 +27,7 @@ from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.standby import StandbyKeeper
 from streamproc.runtime.task import Task
-from streamproc.state.changelog import TopicPartition as TP
+from streamproc.state.position import TP
 from streamproc.state.recovery import ChangelogRestorer
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from streamproc.kafka.config import producer_config, transaction_timeout_ms
 from streamproc.runtime.output import FENCING, Output
 from streamproc.runtime.settings import WorkerSettings
 from streamproc.runtime.txn_id import TransactionalIdLease
-from streamproc.state.changelog import TopicPartition as TP
+from streamproc.state.position import TP
 
 log = logging.getLogger(__name__)
 

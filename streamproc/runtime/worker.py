@@ -40,7 +40,7 @@ from streamproc.runtime.standby import StandbyKeeper
 from streamproc.runtime.tasks import TaskManager
 from streamproc.runtime.transaction import Transactions
 from streamproc.runtime.waiting import AssignmentWait
-from streamproc.state.changelog import TopicPartition as TP
+from streamproc.state.position import TP
 from streamproc.state.recovery import ChangelogRestorer
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,6 @@ from streamproc.state.position import TP, parse_tp, tp_name
 
 SOURCE_HEADER = "streamproc.src"
 
-#: The runtime's older name for TP (position.py), kept for its modules.
-TopicPartition = TP
 
 
 def source_header(headers: Any) -> bytes | None:
