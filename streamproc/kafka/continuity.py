@@ -23,9 +23,11 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
+from streamproc.state.position import TP
+
 log = logging.getLogger(__name__)
 
-Partition = tuple[str, int]
+
 
 
 class GapCheck:
@@ -34,7 +36,7 @@ class GapCheck:
     def __init__(self, consumer: Any) -> None:
         self._consumer = consumer
         #: The gap last re-read per partition: (first missing offset, offset found after it).
-        self._rereading: dict[Partition, tuple[int, int]] = {}
+        self._rereading: dict[TP, tuple[int, int]] = {}
 
     def accept(self, topic: str, partition: int, expected: int, found: int) -> bool:
         """For a message at ``found`` where ``expected`` was due: True when this very gap was re-read
@@ -48,7 +50,7 @@ class GapCheck:
         self._consumer.seek(TopicPartition(topic, partition, expected))
         return False
 
-    def forget(self, partitions: Iterable[Partition]) -> None:
+    def forget(self, partitions: Iterable[TP]) -> None:
         """Partitions given up: a gap seen in them before means nothing to their next owner."""
         for key in partitions:
             self._rereading.pop(key, None)
@@ -66,14 +68,14 @@ class ContiguousConsumer:
         self.consumer = consumer
         self._check = GapCheck(consumer)
         #: The next offset due per checked partition; None until its first message when the start is unknown.
-        self._next: dict[Partition, int | None] = {}
+        self._next: dict[TP, int | None] = {}
         self._on_real_gap = on_real_gap
 
     def expect(self, topic: str, partition: int, start: int | None) -> None:
         """Check the partition from now on; ``start``: the offset reading resumes at, if known."""
         self._next[(topic, partition)] = start
 
-    def forget(self, partitions: Iterable[Partition]) -> None:
+    def forget(self, partitions: Iterable[TP]) -> None:
         keys = list(partitions)
         for key in keys:
             self._next.pop(key, None)
@@ -89,8 +91,8 @@ class ContiguousConsumer:
         """The messages to take, EOF and error events included; drops those a re-read delivers again."""
         expected = self._next
         taken: list[Any] = []
-        rereading: set[Partition] = set()
-        key: Partition = ("", -1)
+        rereading: set[TP] = set()
+        key: TP = ("", -1)
         checked = False
         for msg in messages:
             topic, partition = msg.topic(), msg.partition()

@@ -15,8 +15,8 @@ from typing import Any
 from confluent_kafka import KafkaError
 
 from streamproc.errors import ConfigError
-from streamproc.kafka.continuity import Partition
 from streamproc.metrics import RuntimeMetrics, Tally
+from streamproc.state.position import TP
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _NO_TALLY = Tally()
 
 
 class Dispatcher:
-    def __init__(self, readers: Mapping[Partition, Read], consumed: Mapping[str, Tally],
+    def __init__(self, readers: Mapping[TP, Read], consumed: Mapping[str, Tally],
                  metrics: RuntimeMetrics) -> None:
         """``readers``: the reader of every partition that is processing, kept by the task manager
         (streamproc.runtime.tasks); ``consumed``: the records-consumed tally of each source topic."""
