@@ -67,6 +67,9 @@ class RuntimeMetrics:
         self._duplicates = Counter("streamproc_replayed_records_skipped",
                                    "Internal-topic records an upstream replay wrote twice, skipped by dedupe", labels,
                                    registry=r).labels(topology)
+        self._future = Counter("streamproc_future_timestamps",
+                               "Records refused because their event time was further ahead of the wall clock than "
+                               "--max-future-skew allows", labels, registry=r).labels(topology)
         self._tasks = Gauge("streamproc_tasks", "Tasks owned by this worker", labels, registry=r).labels(topology)
         self._ready = Gauge("streamproc_ready", "1 when every assigned partition is restored and processing",
                             labels, registry=r).labels(topology)
@@ -113,6 +116,9 @@ class RuntimeMetrics:
         self._checkpoints.labels(self._topology, "ok" if ok else "failed").inc()
         if ok:
             self._checkpoint_seconds.observe(seconds)
+
+    def future_timestamp(self) -> None:
+        self._future.inc()
 
     def commit_failed(self) -> None:
         self._commit_failures.inc()

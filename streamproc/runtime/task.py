@@ -17,12 +17,14 @@ from streamproc.errors import TopologyError
 from streamproc.kafka.sink import KafkaSink
 from streamproc.metrics import Tally
 from streamproc.plan import Plan, SubTopology
+from streamproc.runtime.clock import TimeConfig
 from streamproc.runtime.dedupe import MARKS_KEY, OriginCounter, OriginMarks
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.readers import InternalReader, Reader, SpoutReader
 from streamproc.runtime.redrive import DEAD_PREFIX, RedriveGuard
 from streamproc.runtime.routing import BoltRunner, ComponentEmitter, Deliver, InternalWriter
+from streamproc.runtime.tasktime import TaskTime
 from streamproc.serde.base import Headers, Serde
 from streamproc.serde.json import JsonSerde
 from streamproc.state.changelog import SOURCE_HEADER, TopicPartition, encode_sources
@@ -51,8 +53,10 @@ class Task:
         policy: ErrorPolicy,
         state_dir: Path,
         emitted: Callable[[str], Tally] | None = None,
+        time: TimeConfig | None = None,
     ) -> None:
-        """``emitted(component)`` gives the tally that counts the component's emissions (default: a private one)."""
+        """``emitted(component)`` gives the tally that counts the component's emissions (default: a private one).
+        ``time``: the wall clock and the bounds of event time (default: the system clock, default bounds)."""
         self.plan = plan
         self.sub = sub
         self.partition = partition
@@ -66,6 +70,10 @@ class Task:
         self._policy = policy
         self.stores: dict[str, StorePartition] = {}
         self.bolts: dict[str, Bolt] = {}
+        #: Stream time, timers and ticks (streamproc.runtime.tasktime).
+        self.time = TaskTime(time if time is not None else TimeConfig(), sub.id, partition, policy, self.position)
+        #: Where reading resumes per input (the committed offsets): the base of the task's input position.
+        self.start_offsets: dict[TopicPartition, int] = {}
         runners: dict[str, BoltRunner] = {}
         try:
             for component in sub.components:
@@ -76,8 +84,11 @@ class Task:
                 runners[component] = BoltRunner(component, bolt)
                 for spec in type(bolt).stores:
                     self.stores[spec.name] = open_partition(spec, state_dir, plan.name, partition)
+                self.time.add_bolt(component, bolt, self.stores)
             self._wire(runners, partitions, emitted)
             self.readers: dict[str, Reader] = self._make_readers(runners, policy)
+            for reader in self.readers.values():
+                reader.clock = self.time.clock
             for component, bolt in self.bolts.items():
                 bolt.setup(TaskContext(plan.name, component, self.id, partition, output))
         except BaseException:
@@ -131,7 +142,8 @@ class Task:
             spout = self.plan.spouts[component]
             for topic in spout.topics:
                 readers[topic] = SpoutReader(
-                    topic, self.partition, policy, component, spout.key_serde, spout.value_serde, delivers
+                    topic, self.partition, policy, component, spout.key_serde, spout.value_serde, delivers,
+                    spout.timestamp,
                 )
         for topic in self.sub.internal_topics:
             internal = self.plan.internal_topics[topic]
@@ -149,6 +161,7 @@ class Task:
         processes anything."""
         internal = [r for r in self.readers.values() if isinstance(r, InternalReader)]
         spouts = [r for r in self.readers.values() if isinstance(r, SpoutReader)]
+        self.time.load(self.stores.values())
         if not self.stores:
             return
         first = next(iter(self.stores.values()))
@@ -178,10 +191,17 @@ class Task:
         """Uncommitted state writes exist (a bolt may also write state from flush(), so ask the stores)."""
         return any(store.dirty_count for store in self.stores.values())
 
+    def position(self) -> int:
+        """The task's input position: the sum of where each input is (or resumes). It grows with every record,
+        and a replay from the last commit reaches the same values at the same records."""
+        start = self.start_offsets
+        return sum(r.next_offset if r.next_offset is not None else start.get((r.topic, r.partition), 0)
+                   for r in self.readers.values())
+
     def flush_bolts(self) -> None:
         """Call every bolt's flush() with a callback context: no key, and an origin that is the task's input
         position (streamproc.components.CallbackContext says why)."""
-        position = sum(r.next_offset or 0 for r in self.readers.values())
+        position = self.position()
         origin = f"{CALLBACK_ORIGIN}{self.sub.id}"
         for component, bolt in self.bolts.items():
             bolt._current = CallbackContext(None, None, origin, self.partition, position, None, None,
@@ -201,6 +221,7 @@ class Task:
             encoded = self.marks.encode()
             for store in self.stores.values():
                 store.put_raw(MARKS_KEY, encoded)
+        self.time.stage(self.stores.values())
         if self.guard is not None and self.guard.pending:
             for key, raw in self.guard.staged().items():
                 for store in self.stores.values():
@@ -227,6 +248,7 @@ class Task:
             store.commit_local(offsets)
         if self.marks is not None:
             self.marks.dirty = False
+        self.time.committed()
         if self.guard is not None:
             self.guard.pending.clear()
 

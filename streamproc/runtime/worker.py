@@ -30,6 +30,7 @@ from streamproc.kafka.topics import prepare_topics
 from streamproc.metrics import RuntimeMetrics
 from streamproc.plan import Plan, check_assignor
 from streamproc.runtime.checkpoint import Checkpointer
+from streamproc.runtime.clock import TimeConfig
 from streamproc.runtime.dispatch import Dispatcher
 from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes
 from streamproc.runtime.output import Output
@@ -118,8 +119,12 @@ class Worker:
                 s.state_dir, s.standby_replicas)
         # Internal topics have no compaction, and no transaction markers unless under exactly-once: their
         # offsets are then contiguous, and a fetch that skips some is read again (streamproc.kafka.continuity).
+        time_config = TimeConfig(max_future_skew_ms=round(s.max_future_skew * 1000),
+                                 idle_advance_ms=None if s.idle_advance is None else round(s.idle_advance * 1000),
+                                 on_future=self.metrics.future_timestamp)
         self.tasks = TaskManager(self.plan, self.partitions, self.output, self.policy, s.state_dir, self.restorer,
-                                 standby=self.standby, emitted=self.metrics.emitted_tally, contiguous=not eos)
+                                 standby=self.standby, emitted=self.metrics.emitted_tally, contiguous=not eos,
+                                 time=time_config)
         self.dispatcher = Dispatcher(self.consumer, self.tasks.readers, self._consumed, self.metrics)
 
     def _group_metadata(self) -> Any:
@@ -161,6 +166,8 @@ class Worker:
         consume = self.consumer.consume
         poll_producer = self.output.poll
         standby = self.standby
+        on_wall = self.tasks.on_wall
+        wall = self.tasks.time.wall
         while not self._stopping:
             restoring = self.tasks.restoring
             messages = consume(batch_size, 0.0 if restoring else 0.2)
@@ -178,6 +185,7 @@ class Worker:
                 self.dispatcher.dispatch(messages)
                 self.metrics.batch(len(messages), time.monotonic() - started)
                 self._sample_latency(messages[-1])
+            on_wall(wall())  # ticks, wall-clock timers, idle advance
             poll_producer(0)
             now = time.monotonic()
             if now >= next_checkpoint:

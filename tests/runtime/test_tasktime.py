@@ -1,0 +1,113 @@
+"""Ticks and idle advance, driven by the test driver's wall clock (no sleeping)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
+from streamproc.errors import StateError, TopologyError
+from streamproc.runtime.timers import TimerFailed
+from streamproc.testing import TopologyTestDriver
+from tests.runtime.test_timers import alerts
+
+WALL = 1_700_000_000_000
+
+
+class Ticker(Bolt):
+    """Counts records under one key and reports the total every 2 s of wall-clock time."""
+
+    stores = [Store("totals")]
+    tick_interval = 2
+
+    def setup(self, context: Any) -> None:
+        self.partition = context.partition
+
+    def process(self, tup: Tuple) -> None:
+        total = self.state("totals", key="all")
+        total.set(total.get(0) + 1)
+
+    def on_tick(self) -> None:
+        self.emit({"partition": self.partition, "total": self.state("totals", key="all").get(0)}, key="all")
+
+
+def ticking(bolt: type[Bolt] = Ticker) -> Topology:
+    t = Topology("ticks")
+    t.spout("in", KafkaSpout("events", key_serde=StrSerde(), value_serde=JsonSerde()))
+    t.bolt("ticker", bolt).shuffle("in")
+    t.bolt("out", KafkaSink("out", key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("ticker")
+    return t
+
+
+def test_on_tick_runs_every_interval_on_every_task_with_an_explicit_key() -> None:
+    with TopologyTestDriver(ticking(), partitions=2, wall_time=WALL) as driver:
+        driver.send("events", {}, key="x", partition=0, timestamp=5000)
+        driver.send("events", {}, key="y", partition=0, timestamp=6000)
+        driver.send("events", {}, key="z", partition=1, timestamp=7000)
+        driver.advance_time(1.9)
+        assert driver.output("out") == []
+        driver.advance_time(0.1)
+        ticks = sorted((r.value["partition"], r.value["total"]) for r in driver.output("out"))
+        assert ticks == [(0, 2), (1, 1)]
+        # What a tick emits carries the task's stream time (the wall clock before the task saw a record).
+        assert sorted(r.timestamp for r in driver.output("out")) == [6000, 7000]
+        driver.advance_time(2)
+        driver.advance_time(2)
+        assert len(driver.output("out")) == 6
+        # A long pause: one tick, not one per missed interval.
+        driver.advance_time(60)
+        assert len(driver.output("out")) == 8
+
+
+class KeylessTicker(Ticker):
+    def on_tick(self) -> None:
+        self.state("totals").get()
+
+
+def test_state_in_on_tick_needs_an_explicit_key() -> None:
+    with TopologyTestDriver(ticking(KeylessTicker), wall_time=WALL) as driver:
+        driver.send("events", {}, key="x", timestamp=5000)
+        with pytest.raises(TimerFailed) as failed:
+            driver.advance_time(2)
+        assert isinstance(failed.value.__cause__, StateError)
+        assert "pass the key: self.state('totals', key=...)" in str(failed.value)
+
+
+def test_tick_interval_must_be_positive() -> None:
+    with pytest.raises(TopologyError, match="tick_interval must be a number of seconds > 0"):
+        class Bad(Bolt):
+            tick_interval = 0
+
+            def process(self, tup: Tuple) -> None: ...
+
+
+def fired(driver: TopologyTestDriver) -> list[tuple[str, int]]:
+    return [(r.value["key"], r.value["when"]) for r in driver.output("out")]
+
+
+def test_idle_advance_moves_stream_time_with_the_wall_clock_after_the_idle_interval() -> None:
+    with TopologyTestDriver(alerts(), wall_time=WALL, idle_advance=30) as driver:
+        driver.send("events", {}, key="a", timestamp=1000)  # a's timer at 11000
+        driver.advance_time(29.9)
+        assert driver.stream_time() == 1000
+        driver.advance_time(0.1)  # 30 s without input: stream time = 1000 + 30 s of wall clock
+        assert driver.stream_time() == 31_000
+        assert fired(driver) == [("a", 11_000)]
+        driver.advance_time(5)  # it keeps following the wall clock while the input stays quiet
+        assert driver.stream_time() == 36_000
+        # A record again: stream time stays (an older record does not move it back), and idle time restarts.
+        driver.send("events", {}, key="b", timestamp=20_000)  # b's timer at 30000: already passed
+        assert driver.stream_time() == 36_000
+        assert fired(driver)[1:] == [("b", 30_000)]  # an overdue timer fires at the next loop iteration
+        driver.advance_time(29)
+        assert driver.stream_time() == 36_000
+
+
+def test_idle_advance_is_off_by_default() -> None:
+    with TopologyTestDriver(alerts(), wall_time=WALL) as driver:
+        driver.send("events", {}, key="a", timestamp=1000)
+        driver.advance_time(3600)
+        assert driver.stream_time() == 1000
+        assert fired(driver) == []
+

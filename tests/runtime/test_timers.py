@@ -1,0 +1,174 @@
+"""Keyed timers in the test driver: when they fire, with what context, and across crashes and replays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
+from streamproc.errors import StateError, TopologyError
+from streamproc.runtime.timers import TimerFailed
+from streamproc.testing import TopologyTestDriver
+from tests.support.bolts import Count
+
+WALL = 1_700_000_000_000
+QUIET = 10_000
+
+
+class Alert(Bolt):
+    """Fires QUIET ms (event time) after a key's last record, unless another record came first."""
+
+    stores = [Store("last")]
+
+    def process(self, tup: Tuple) -> None:
+        last = self.state("last")
+        if last.get() is not None:
+            self.timers.delete_event_time(last.get() + QUIET)
+        last.set(tup.timestamp)
+        self.timers.at_event_time(tup.timestamp + QUIET)
+        if tup.value.get("remind_at"):
+            self.timers.at_wall_time(tup.value["remind_at"])
+
+    def on_timer(self, key: Any, when: int, kind: str) -> None:
+        self.emit({"key": key, "when": when, "kind": kind, "last": self.state("last").get()}, key=key)
+
+
+def alerts(downstream: bool = False) -> Topology:
+    t = Topology("alerts")
+    t.spout("in", KafkaSpout("events", key_serde=StrSerde(), value_serde=JsonSerde()))
+    t.bolt("alert", Alert).shuffle("in")
+    t.bolt("out", KafkaSink("out", key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("alert")
+    if downstream:  # a repartition after the timer: what the timer emits crosses an internal topic
+        t.bolt("count", Count).fields("alert", "kind")
+        t.bolt("counts", KafkaSink("counts", value_serde=JsonSerde())).shuffle("count")
+    return t
+
+
+def fired(driver: TopologyTestDriver) -> list[tuple[str, int, str, int]]:
+    return [(r.value["key"], r.value["when"], r.value["kind"], r.value["last"]) for r in driver.output("out")]
+
+
+def test_an_event_timer_fires_once_stream_time_reaches_it_before_the_record_that_moved_it() -> None:
+    with TopologyTestDriver(alerts(), wall_time=WALL) as driver:
+        driver.send("events", {}, key="a", timestamp=1000)
+        driver.send("events", {}, key="b", timestamp=2000)
+        driver.send("events", {}, key="a", timestamp=5000)  # a's timer moves to 15000
+        driver.send("events", {}, key="c", timestamp=11_999)
+        assert fired(driver) == []
+        driver.send("events", {}, key="c", timestamp=15_000)  # b's (12000) and a's (15000) are due, in time order
+        # on_timer sees the key's state as it was before the record that made the timer due.
+        assert fired(driver) == [("b", 12_000, "event", 2000), ("a", 15_000, "event", 5000)]
+        driver.send("events", {}, key="c", timestamp=30_000)
+        assert fired(driver)[2:] == [("c", 25_000, "event", 15_000)]
+        assert driver.output("out")[2].timestamp == 25_000  # what a timer emits carries its time
+
+
+def test_timers_for_one_time_fire_in_key_order_and_a_deleted_one_never() -> None:
+    with TopologyTestDriver(alerts(), wall_time=WALL) as driver:
+        for key in ("z", "x", "y"):
+            driver.send("events", {}, key=key, timestamp=1000)
+        driver.send("events", {}, key="y", timestamp=2000)  # deletes y's timer at 11000
+        driver.send("events", {}, key="w", timestamp=11_000)
+        assert fired(driver) == [("x", 11_000, "event", 1000), ("z", 11_000, "event", 1000)]
+
+
+def test_a_wall_clock_timer_fires_when_the_driver_clock_reaches_it() -> None:
+    with TopologyTestDriver(alerts(), wall_time=WALL) as driver:
+        driver.send("events", {"remind_at": WALL + 5000}, key="a", timestamp=1000)
+        driver.advance_time(4.9)
+        assert fired(driver) == []
+        driver.advance_time(0.1)
+        assert fired(driver) == [("a", WALL + 5000, "wall", 1000)]
+        driver.advance_time(60)
+        assert len(fired(driver)) == 1
+
+
+def test_timers_survive_a_crash_and_fire_once_per_committed_state() -> None:
+    with TopologyTestDriver(alerts(), wall_time=WALL) as driver:
+        driver.send("events", {"remind_at": WALL + 1000}, key="a", timestamp=1000)
+        driver.checkpoint()
+        driver.crash(lose_state=True)  # timers come back from the changelog
+        driver.advance_time(1)
+        assert fired(driver) == [("a", WALL + 1000, "wall", 1000)]
+        driver.crash()  # the firing was not committed: it fires again (at-least-once in effect)
+        driver.advance_time(1)
+        assert fired(driver)[1:] == [("a", WALL + 1000, "wall", 1000)]
+        driver.checkpoint()
+        driver.crash()
+        driver.advance_time(60)
+        driver.send("events", {}, key="b", timestamp=20_000)  # fires a's event timer (11000), once
+        driver.checkpoint()
+        driver.crash(lose_state=True)
+        driver.send("events", {}, key="b", timestamp=40_000)
+        assert [f for f in fired(driver) if f[2] == "event"] == [("a", 11_000, "event", 1000),
+                                                                 ("b", 30_000, "event", 20_000)]
+
+
+def test_what_a_replayed_timer_emits_to_an_internal_topic_is_not_counted_twice() -> None:
+    with TopologyTestDriver(alerts(downstream=True), wall_time=WALL) as driver:
+        driver.send("events", {}, key="a", timestamp=1000)
+        driver.send("events", {}, key="b", timestamp=1000)
+        driver.checkpoint()
+        driver.send("events", {}, key="c", timestamp=20_000)  # fires a's and b's timers
+        assert driver.state("counts", "event") == 2
+        # The worker dies before committing: the replay reads c again, which fires the same timers again, with
+        # the same origins; the repartition topic holds both copies, and downstream applies one.
+        driver.crash()
+        origins = [dict(m.headers())["streamproc.origin"] for m in driver.records("alerts-count-repartition")]
+        assert len(origins) == 4 and origins[:2] == origins[2:]
+        assert origins[0].startswith(b"streamproc.timer.0:0:")
+        assert len([f for f in fired(driver) if f[2] == "event"]) == 4  # outputs repeat (at-least-once)
+        assert driver.state("counts", "event") == 2
+        driver.checkpoint()
+        driver.crash(lose_state=True)
+        assert driver.state("counts", "event") == 2
+
+
+def test_a_bolt_with_timers_needs_a_store() -> None:
+    with pytest.raises(TopologyError, match="defines on_timer but declares no store"):
+        class NoStore(Bolt):
+            def process(self, tup: Tuple) -> None: ...
+
+            def on_timer(self, key: Any, when: int, kind: str) -> None: ...
+
+
+class Misuse(Bolt):
+    stores = [Store("s")]
+
+    def process(self, tup: Tuple) -> None:
+        self.timers.at_event_time(tup.value["when"])
+
+    def on_timer(self, key: Any, when: int, kind: str) -> None:
+        raise RuntimeError("boom")
+
+
+def misuse() -> Topology:
+    t = Topology("misuse")
+    t.spout("in", KafkaSpout("events", key_serde=StrSerde(), value_serde=JsonSerde()))
+    t.bolt("m", Misuse).shuffle("in")
+    return t
+
+
+def test_timer_misuse_gives_clear_errors() -> None:
+    with TopologyTestDriver(misuse(), on_error="dlq", wall_time=WALL) as driver:
+        driver.send("events", {"when": 5}, key=None, timestamp=1)
+        driver.send("events", {"when": 1.5}, key="k", timestamp=1)
+        errors = [d.error for d in driver.dead_letters()]
+        assert "a timer needs a key and there is no current one" in errors[0]
+        assert "a timer's time is an int of ms since the epoch" in errors[1]
+        with pytest.raises(StateError, match="timers need an on_timer"):
+            Count().timers.at_event_time(1)
+
+
+def test_a_failing_timer_callback_stops_under_fail_and_is_dropped_under_skip(caplog: pytest.LogCaptureFixture
+                                                                            ) -> None:
+    with TopologyTestDriver(misuse(), wall_time=WALL) as driver:
+        driver.send("events", {"when": 100}, key="k", timestamp=1)
+        with pytest.raises(TimerFailed, match=r"m.on_timer\('k', 100, 'event'\) failed: RuntimeError: boom"):
+            driver.send("events", {"when": 100}, key="k", timestamp=200)
+    with TopologyTestDriver(misuse(), on_error="skip", wall_time=WALL) as driver:
+        driver.send("events", {"when": 100}, key="k", timestamp=1)
+        driver.send("events", {"when": 10_000}, key="k", timestamp=200)
+        assert "m.on_timer('k', 100, 'event') failed and was dropped" in caplog.text
+        assert driver.tasks[(0, 0)].time.timers["m"].pending() == 1  # the one at 10000 stays
