@@ -64,11 +64,12 @@ class Tuple:
 
 
 class CallbackContext(Tuple):
-    """What ``emit`` and ``state`` see during a callback that no record caused (``flush``): no key, and an
-    origin that is the task's input position, not any one record.
+    """What ``emit`` and ``state`` see during a callback that no record caused (``flush``, ``on_tick``,
+    ``on_timer``): no key (a timer's key in ``on_timer``), and an origin that is not any one record's
+    (for ``flush`` the task's input position; timers and ticks: streamproc.runtime.tasktime).
 
     Records emitted to an internal topic carry their origin so that a downstream task can recognise an
-    upstream replay (streamproc.runtime.dedupe). For a callback the origin is (``streamproc.flush.<sub-
+    upstream replay (streamproc.runtime.dedupe). For ``flush`` the origin is (``streamproc.flush.<sub-
     topology id>``, the task's partition, the sum of its input positions): a replay that reaches the
     same position and flushes there emits the same origins, which are skipped downstream, while later
     flushes always carry a higher one. The origin partition is apart from the inputs' own, so a flush
@@ -113,7 +114,8 @@ class TaskContext:
 
 
 class Bolt:
-    """Base class for user code. Override ``process``; ``setup``/``teardown``/``flush`` are optional.
+    """Base class for user code. Override ``process``; ``setup``/``teardown``/``flush`` are optional, and so
+    are ``on_tick`` (with ``tick_interval``) and ``on_timer`` (timers scheduled with ``self.timers``).
 
     ``stores`` declares the keyed stores the bolt uses. ``streams`` names the streams it emits on
     besides ``"default"``, which every bolt has; a subscription to any other stream fails when the

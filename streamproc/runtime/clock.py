@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from streamproc.errors import StreamprocError
+from streamproc.errors import FutureTimestampError, TimestampError
 from streamproc.state.store import reserved_key
 
 #: A framework entry of every store of a task: its committed stream time, as decimal ms.
@@ -38,14 +38,6 @@ def system_wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class TimestampError(StreamprocError):
-    """A record has no usable event time (missing, negative, or the extractor failed)."""
-
-
-class FutureTimestampError(TimestampError):
-    """A record's event time is further ahead of the wall clock than ``max_future_skew`` allows."""
-
-
 @dataclass(frozen=True)
 class TimeConfig:
     """How a worker (or the test driver) keeps time."""
@@ -61,11 +53,12 @@ class TimeConfig:
 
 
 class StreamTime:
-    """One task's stream time. ``fire(now)`` runs the task's event-time timers due at ``now``."""
+    """One task's stream time. ``fire(before, now)`` runs the task's event-time timers due at ``now``
+    (``before``: stream time until then)."""
 
     __slots__ = ("_ceiling", "_config", "_fire", "committed", "future", "limit", "next_due", "time")
 
-    def __init__(self, config: TimeConfig, fire: Callable[[int], None] | None = None) -> None:
+    def __init__(self, config: TimeConfig, fire: Callable[[int, int], None] | None = None) -> None:
         self._config = config
         self._fire = fire
         self.time = NO_TIME
@@ -95,9 +88,9 @@ class StreamTime:
                 raise FutureTimestampError(
                     f"event time {ts} is {ts - self._ceiling + skew} ms ahead of the wall clock, more than the "
                     f"{skew} ms allowed (--max-future-skew); an upstream clock is probably wrong")
-        self.time = ts
+        before, self.time = self.time, ts
         if ts >= self.next_due and self._fire is not None:
-            self._fire(ts)
+            self._fire(before, ts)
         self.limit = min(self._ceiling, self.next_due)
 
     def schedule(self, due: int) -> None:

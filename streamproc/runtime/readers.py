@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streamproc.components import DEFAULT_STREAM, Tuple
-from streamproc.errors import ProcessingError
-from streamproc.runtime.clock import StreamTime, TimeConfig, TimestampError, check_timestamp, extract
+from streamproc.errors import ProcessingError, TimestampError
+from streamproc.runtime.clock import StreamTime, TimeConfig, check_timestamp, extract
 from streamproc.runtime.dedupe import ORIGIN_HEADER, REPLAY_HEADER, OriginMarks
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.redrive import REDRIVE_HEADER, RedriveGuard

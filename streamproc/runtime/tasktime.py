@@ -3,12 +3,14 @@
 Callbacks that no record caused run with a CallbackContext: the timer's key (none for a tick), and an
 origin for what they emit to internal topics, which the dedupe downstream relies on:
 
-- event-time timers fired by a record's arrival: (``streamproc.timer.<sub>``, partition, the task's
-  input position before that record). A replay from the last commit restores the same stream time and
-  timers, and reaches the same positions with the same records, so it fires the same timers with the
-  same origins, which downstream recognises as copies.
-- everything the wall clock runs (ticks, wall-clock timers, idle advance, and event-time timers
-  scheduled at or before the current stream time, which fire at the next loop iteration):
+- event-time timers that stream time passed as it moved (by a record, or by idle advance):
+  (``streamproc.timer.<sub>.<component>``, partition, the timer's time), numbered in key order. Stream time only
+  grows, so every move fires a range of times above all earlier ones, and all the timers of one time
+  fire together. A replay from the last commit restores stream time and timers and fires the same
+  timers at the same times in the same order, whatever order it reads several inputs in: the same
+  origins, which downstream recognises as copies; a new firing always has a higher one.
+- everything else the wall clock runs (ticks, wall-clock timers, and event-time timers scheduled at
+  or before the current stream time, which fire at the next loop iteration or record):
   (``streamproc.wall.<sub>``, partition, the wall clock in ms, made strictly increasing per task).
   These depend on when they run, so a replay runs them again as new (at-least-once in effect).
 
@@ -97,7 +99,7 @@ class TaskTime:
         """Run what the wall clock made due at ``now`` (ms): overdue event-time timers, wall-clock timers,
         ticks. Called from the worker's loop, between batches."""
         if self.clock.next_due <= self.clock.time:
-            self._fire_event(self.clock.time, self._wall_context(now))
+            self._fire_event(self.clock.time, self.clock.time, now)
         for component, service in self.timers.items():
             if service.next_due[WALL] <= now:
                 service.fire(WALL, now, self._wall_context(now, component))
@@ -117,9 +119,10 @@ class TaskTime:
         if self.idle_ms is None or elapsed < self.idle_ms or self._idle_base == NO_TIME:
             return
         target = self._idle_base + elapsed
-        if target > self.clock.time:
+        before = self.clock.time
+        if target > before:
             self.clock.time = target
-            self._fire_event(target, self._wall_context(now))
+            self._fire_event(before, target, now)
 
     def _tick(self, component: str, bolt: Bolt, now: int) -> None:
         bolt._current = self._context(component, None, self._stamp(now), self._wall_origin, self._wall_offset(now))
@@ -130,18 +133,23 @@ class TaskTime:
         finally:
             bolt._current = None
 
-    def _fire_by_record(self, now: int) -> None:
-        position = self._position()
-        origin = self._timer_origin
+    def _fire_by_record(self, before: int, now: int) -> None:
+        self._fire_event(before, now, self.config.wall())
 
-        def context_for(component: str) -> Callable[[Any, int], CallbackContext]:
-            return lambda key, when: self._context(component, key, when, origin, position)
-
-        self._fire_event(now, context_for)
-
-    def _fire_event(self, now: int, context_for: Callable[[str], Callable[[Any, int], CallbackContext]]) -> None:
+    def _fire_event(self, before: int, now: int, wall: int) -> None:
+        """Fire the event-time timers due at stream time ``now`` (``before``: stream time until now). Origins
+        are per component: what one component's timers emit stays contiguous per origin."""
         for component, service in self.timers.items():
-            service.fire(EVENT, now, context_for(component))
+            timer_origin = f"{self._timer_origin}.{component}"
+            wall_offset = self._wall_offset(wall)
+
+            def context(key: Any, when: int, component: str = component, timer_origin: str = timer_origin,
+                        wall_offset: int = wall_offset) -> CallbackContext:
+                if when > before:
+                    return self._context(component, key, when, timer_origin, when)
+                return self._context(component, key, when, self._wall_origin, wall_offset)
+
+            service.fire(EVENT, now, context)
         self._set_event_due()
 
     def _set_event_due(self) -> None:
@@ -157,15 +165,11 @@ class TaskTime:
         """The timestamp of what a wall-clock callback emits: stream time once there is one."""
         return self.clock.time if self.clock.time != NO_TIME else now
 
-    def _wall_context(self, now: int, component: str | None = None) -> Any:
+    def _wall_context(self, now: int, component: str) -> Callable[[Any, int], CallbackContext]:
+        """The context of a wall-clock timer of ``component`` fired at ``now``."""
         offset = self._wall_offset(now)
         origin = self._wall_origin
-
-        def context_for(name: str) -> Callable[[Any, int], CallbackContext]:
-            return lambda key, when: self._context(name, key, self._stamp(now) if when > self.clock.time else when,
-                                                   origin, offset)
-
-        return context_for(component) if component is not None else context_for
+        return lambda key, when: self._context(component, key, self._stamp(now), origin, offset)
 
     def _context(self, component: str, key: Any, timestamp: int, origin: str, offset: int) -> CallbackContext:
         return CallbackContext(key, None, origin, self._partition, offset, timestamp, None, DEFAULT_STREAM, component)

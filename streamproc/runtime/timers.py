@@ -17,7 +17,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from streamproc.errors import StateError, StreamprocError
+from streamproc.errors import StateError, TimerFailed
 from streamproc.serde.base import SerdeContext
 from streamproc.state.partition import StorePartition, prefix_end
 from streamproc.state.store import reserved_key
@@ -36,10 +36,6 @@ _WHEN = struct.Struct(">Q")
 #: Rounds of firing at one time before giving up: a callback that keeps scheduling at or before now loops.
 MAX_ROUNDS = 1000
 _CURRENT: Any = object()
-
-
-class TimerFailed(StreamprocError):
-    """A timer or tick callback raised under ``on_error="fail"``: the worker stops without committing."""
 
 
 class TimerService:

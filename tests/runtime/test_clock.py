@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
-from streamproc.errors import TopologyError
-from streamproc.runtime.clock import FutureTimestampError, StreamTime, TimeConfig, TimestampError
+from streamproc.errors import FutureTimestampError, TimestampError, TopologyError
+from streamproc.runtime.clock import StreamTime, TimeConfig
 from streamproc.testing import RecordFailedError, TopologyTestDriver
 
 WALL = 1_700_000_000_000

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
-from streamproc.errors import StateError, TopologyError
-from streamproc.runtime.timers import TimerFailed
+from streamproc.errors import StateError, TimerFailed, TopologyError
 from streamproc.testing import TopologyTestDriver
 from tests.runtime.test_timers import alerts
 

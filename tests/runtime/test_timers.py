@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
-from streamproc.errors import StateError, TopologyError
-from streamproc.runtime.timers import TimerFailed
+from streamproc.errors import StateError, TimerFailed, TopologyError
 from streamproc.testing import TopologyTestDriver
 from tests.support.bolts import Count
 
@@ -34,13 +33,13 @@ class Alert(Bolt):
         self.emit({"key": key, "when": when, "kind": kind, "last": self.state("last").get()}, key=key)
 
 
-def alerts(downstream: bool = False) -> Topology:
+def alerts(downstream: str | None = None, topics: tuple[str, ...] = ("events",)) -> Topology:
     t = Topology("alerts")
-    t.spout("in", KafkaSpout("events", key_serde=StrSerde(), value_serde=JsonSerde()))
+    t.spout("in", KafkaSpout(topics, key_serde=StrSerde(), value_serde=JsonSerde()))
     t.bolt("alert", Alert).shuffle("in")
     t.bolt("out", KafkaSink("out", key_serde=StrSerde(), value_serde=JsonSerde())).shuffle("alert")
-    if downstream:  # a repartition after the timer: what the timer emits crosses an internal topic
-        t.bolt("count", Count).fields("alert", "kind")
+    if downstream:  # a repartition after the timer, on this field: what the timer emits crosses an internal topic
+        t.bolt("count", Count).fields("alert", downstream)
         t.bolt("counts", KafkaSink("counts", value_serde=JsonSerde())).shuffle("count")
     return t
 
@@ -106,7 +105,7 @@ def test_timers_survive_a_crash_and_fire_once_per_committed_state() -> None:
 
 
 def test_what_a_replayed_timer_emits_to_an_internal_topic_is_not_counted_twice() -> None:
-    with TopologyTestDriver(alerts(downstream=True), wall_time=WALL) as driver:
+    with TopologyTestDriver(alerts(downstream="kind"), wall_time=WALL) as driver:
         driver.send("events", {}, key="a", timestamp=1000)
         driver.send("events", {}, key="b", timestamp=1000)
         driver.checkpoint()
@@ -117,12 +116,29 @@ def test_what_a_replayed_timer_emits_to_an_internal_topic_is_not_counted_twice()
         driver.crash()
         origins = [dict(m.headers())["streamproc.origin"] for m in driver.records("alerts-count-repartition")]
         assert len(origins) == 4 and origins[:2] == origins[2:]
-        assert origins[0].startswith(b"streamproc.timer.0:0:")
+        assert origins[0] == b"streamproc.timer.0.alert:0:11000:0" and origins[1].endswith(b":11000:1")
         assert len([f for f in fired(driver) if f[2] == "event"]) == 4  # outputs repeat (at-least-once)
         assert driver.state("counts", "event") == 2
         driver.checkpoint()
         driver.crash(lose_state=True)
         assert driver.state("counts", "event") == 2
+
+
+def test_a_replay_that_reads_two_inputs_in_another_order_loses_no_timer_record() -> None:
+    """Origins are the timers' times, not input positions: a replay that interleaves the task's two inputs
+    differently fires the timers stream time passes with the same origins (skipped downstream); a timer that
+    the new order made overdue fires under a new origin (counted again: at-least-once), never under an old one."""
+    with TopologyTestDriver(alerts(downstream="key", topics=("a", "b")), wall_time=WALL) as driver:
+        driver.send("a", {}, key="k1", timestamp=1000)
+        driver.send("b", {}, key="k2", timestamp=2000)
+        driver.send("b", {}, key="z", timestamp=5000)
+        driver.send("a", {}, key="x", timestamp=15_000)  # fires k1 (11000) and k2 (12000)
+        driver.send("b", {}, key="y", timestamp=40_000)  # fires z (15000) and x (25000)
+        counts = {k: driver.state("counts", k) for k in ("k1", "k2", "z", "x")}
+        assert counts == {"k1": 1, "k2": 1, "z": 1, "x": 1}
+        driver.crash()  # the replay reads all of a, then all of b: k2's and z's timers are overdue when scheduled
+        counts = {k: driver.state("counts", k) for k in ("k1", "k2", "z", "x")}
+        assert counts == {"k1": 1, "k2": 2, "z": 2, "x": 1}
 
 
 def test_a_bolt_with_timers_needs_a_store() -> None:
