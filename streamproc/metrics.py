@@ -78,6 +78,7 @@ class RuntimeMetrics:
         self._lag: Mapping[TopicPartition, int] = {}
         self._state: Mapping[str, tuple[int, int]] = {}
         self._restoring: Mapping[str, tuple[int, int]] = {}
+        self._stream_lag: Mapping[str, float] = {}
         r.register(_Published(self))
 
     # --- hot-path tallies (created once per topic/component, before processing starts) -----------
@@ -150,6 +151,10 @@ class RuntimeMetrics:
         """``store -> (partitions restoring, records remaining)``."""
         self._restoring = dict(progress)
 
+    def publish_stream_time_lag(self, lag: Mapping[str, float]) -> None:
+        """``task id -> seconds`` between the wall clock and the task's stream time (gauges.stream_time_lag)."""
+        self._stream_lag = dict(lag)
+
 
 class _Published(Collector):
     """Reads the tallies and the published dicts of one RuntimeMetrics at scrape time."""
@@ -199,3 +204,9 @@ class _Published(Collector):
             remaining.add_metric([topology, store], left)
         yield partitions
         yield remaining
+        stream_lag = GaugeMetricFamily("streamproc_stream_time_lag_seconds",
+                                       "Wall clock minus the task's stream time (the highest event time it has seen)",
+                                       labels=["topology", "task"])
+        for task, seconds in m._stream_lag.items():
+            stream_lag.add_metric([topology, task], seconds)
+        yield stream_lag
