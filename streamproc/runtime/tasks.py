@@ -100,8 +100,8 @@ class TaskManager:
         """Run the ticks, wall-clock timers and idle advance due at ``now`` (ms) in the running tasks; the
         owner calls it once per loop iteration (a comparison per task when nothing is due)."""
         for key, task in self._tasks.items():
-            if self._states[key] is TaskState.RUNNING:
-                time = task.time
+            time = task.time
+            if self._states[key] is TaskState.RUNNING and time.active:
                 if time.idle_ms is not None:
                     time.idle_advance(now)
                 if time.wall_due() <= now:

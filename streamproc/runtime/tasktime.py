@@ -53,6 +53,11 @@ class TaskTime:
         self._idle_since = config.wall()
         self._idle_base = NO_TIME
 
+    @property
+    def active(self) -> bool:
+        """Whether the wall clock can make anything of this task due (timers, ticks, idle advance)."""
+        return bool(self.timers or self.ticks) or self.idle_ms is not None
+
     def add_bolt(self, component: str, bolt: Bolt, stores: Mapping[str, StorePartition]) -> None:
         """Bind ``bolt.timers`` (if it defines on_timer) and schedule its ticks (if it has tick_interval)."""
         cls = type(bolt)
