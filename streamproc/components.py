@@ -83,7 +83,8 @@ class CallbackContext(Tuple):
 CALLBACK_ORIGIN = "streamproc.flush."
 #: ... from event-time timers a record's arrival fired: the offset is the task's input position then.
 TIMER_ORIGIN = "streamproc.timer."
-#: ... from callbacks the wall clock runs (ticks, wall timers, idle advance): the offset is the wall clock in ms.
+#: ... from callbacks the wall clock runs (ticks, wall timers, overdue timers): the offset is the wall clock in ms;
+#: downstream never takes these for copies (runtime/dedupe.py UNCHECKED_ORIGIN).
 WALL_ORIGIN = "streamproc.wall."
 
 

@@ -12,7 +12,8 @@ origin for what they emit to internal topics, which the dedupe downstream relies
 - everything else the wall clock runs (ticks, wall-clock timers, and event-time timers scheduled at
   or before the current stream time, which fire at the next loop iteration or record):
   (``streamproc.wall.<sub>``, partition, the wall clock in ms, made strictly increasing per task).
-  These depend on when they run, so a replay runs them again as new (at-least-once in effect).
+  These depend on when they run, so a replay runs them again as new (at-least-once in effect), and
+  the dedupe never takes them for copies (a new owner's clock may be behind the old one's).
 
 Event-time timers fire before the record that moved stream time past them is processed: the record
 is the evidence that their time has passed.
