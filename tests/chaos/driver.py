@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -31,6 +32,8 @@ from tests.support.proxy import TcpProxy
 from tests.support.wordcount import write_target
 
 MOMENTS = ("processing", "restore", "rebalance", "random")
+#: A restore's log line (state/recovery.py), also the one for a changelog already at its end ("...: it was at the end").
+_RESTORED = re.compile(r"restored \S+\[\d+\]: (\d+) records applied")
 
 
 @dataclass(frozen=True)
@@ -361,9 +364,10 @@ class ChaosDriver:
         """Restores and fetch gaps, from what the members logged."""
         for member in self.members:
             for line in member.all_logs().splitlines():
-                if "restored " in line and " records applied" in line:
+                restored = _RESTORED.search(line)
+                if restored is not None:
                     self.summary.restores += 1
-                    self.summary.records_restored += int(line.split(": ")[-1].split()[0])
+                    self.summary.records_restored += int(restored.group(1))
                 elif " missing from a fetch; reading them again" in line:
                     self.summary.gaps_reread += 1
                 elif " hold no records (read twice)" in line:
