@@ -73,7 +73,8 @@ class CallbackContext(Tuple):
     topology id>``, the task's partition, the sum of its input positions): a replay that reaches the
     same position and flushes there emits the same origins, which are skipped downstream, while later
     flushes always carry a higher one. The origin partition is apart from the inputs' own, so a flush
-    never hides a record's emissions or the other way round.
+    never hides a record's emissions or the other way round. A flush with no input since the previous one
+    takes the wall-clock origin instead (Task.flush_bolts says why).
     """
 
     __slots__ = ()

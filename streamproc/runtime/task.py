@@ -74,6 +74,8 @@ class Task:
         self.time = TaskTime(time if time is not None else TimeConfig(), sub.id, partition, policy, self.position)
         #: Where reading resumes per input (the committed offsets): the base of the task's input position.
         self.start_offsets: dict[TopicPartition, int] = {}
+        #: The input position of the last flush (at first: where the task starts).
+        self._flushed_at: int | None = None
         runners: dict[str, BoltRunner] = {}
         try:
             for component in sub.components:
@@ -161,6 +163,7 @@ class Task:
         processes anything."""
         internal = [r for r in self.readers.values() if isinstance(r, InternalReader)]
         spouts = [r for r in self.readers.values() if isinstance(r, SpoutReader)]
+        self._flushed_at = self.position()
         self.time.load(self.stores.values())
         if not self.stores:
             return
@@ -200,11 +203,19 @@ class Task:
 
     def flush_bolts(self) -> None:
         """Call every bolt's flush() with a callback context: no key, and an origin that is the task's input
-        position (streamproc.components.CallbackContext says why)."""
+        position (streamproc.components.CallbackContext says why).
+
+        With no input since the last flush (or since the task started at its committed position), what a
+        flush emits comes of callbacks (ticks, timers), and the position would repeat an origin already
+        applied downstream: such a flush takes the wall-clock origin that is never taken for a copy."""
         position = self.position()
-        origin = f"{CALLBACK_ORIGIN}{self.sub.id}"
+        if position != self._flushed_at:
+            origin, offset = f"{CALLBACK_ORIGIN}{self.sub.id}", position
+            self._flushed_at = position
+        else:
+            origin, offset = self.time.wall_origin()
         for component, bolt in self.bolts.items():
-            bolt._current = CallbackContext(None, None, origin, self.partition, position, None, None,
+            bolt._current = CallbackContext(None, None, origin, self.partition, offset, None, None,
                                             DEFAULT_STREAM, component)
             try:
                 bolt.flush()

@@ -167,6 +167,10 @@ class TaskTime:
         offset = self._last_wall_origin = max(now, self._last_wall_origin + 1)
         return offset
 
+    def wall_origin(self) -> tuple[str, int]:
+        """(origin topic, offset) for a callback the wall clock drives, now."""
+        return self._wall_origin, self._wall_offset(self.config.wall())
+
     def _stamp(self, now: int) -> int:
         """The timestamp of what a wall-clock callback emits: stream time once there is one."""
         return self.clock.time if self.clock.time != NO_TIME else now

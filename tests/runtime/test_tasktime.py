@@ -110,3 +110,58 @@ def test_idle_advance_is_off_by_default() -> None:
         assert driver.stream_time() == 1000
         assert fired(driver) == []
 
+
+
+class TickAndBatch(Bolt):
+    """Holds what it receives and what its tick makes, emits the held records at the checkpoint; the tick also
+    emits one record at once. Everything goes to one repartition topic."""
+
+    stores = [Store("ticks")]
+    output_fields = ("word",)
+    tick_interval = 1
+
+    def setup(self, context: Any) -> None:
+        self.held: list[str] = []
+
+    def process(self, tup: Tuple) -> None:
+        self.held.append(tup.value["word"])
+
+    def on_tick(self) -> None:
+        ticks = self.state("ticks", key="n")
+        ticks.set(ticks.get(0) + 1)
+        self.emit({"word": f"tick-{ticks.get()}"})
+        self.held.append(f"held-{ticks.get()}")
+
+    def flush(self) -> None:
+        for word in self.held:
+            self.emit({"word": word})
+        self.held.clear()
+
+
+class Total(Bolt):
+    stores = [Store("totals")]
+
+    def process(self, tup: Tuple) -> None:
+        total = self.state("totals")
+        total.set(total.get(0) + 1)
+
+
+def test_a_flush_with_no_input_since_the_last_one_is_not_taken_for_a_copy_downstream() -> None:
+    """The flush origin is the task's input position: a second flush at the same position, after a tick emitted
+    to the same topic, numbered its records from 0 again, and downstream skipped them as copies."""
+    t = Topology("tb")
+    t.spout("in", KafkaSpout("words", value_serde=JsonSerde()))
+    t.bolt("batch", TickAndBatch).shuffle("in")
+    t.bolt("total", Total).fields("batch", "word")
+    with TopologyTestDriver(t, wall_time=WALL) as driver:
+        driver.send("words", {"word": "a"}, timestamp=1000)
+        driver.checkpoint()
+        driver.advance_time(1)
+        driver.checkpoint()
+        totals = {w: driver.state("totals", w) for w in ("a", "tick-1", "held-1")}
+        assert totals == {"a": 1, "tick-1": 1, "held-1": 1}
+        driver.crash()  # and after a restart, before any input
+        driver.advance_time(1)
+        driver.checkpoint()
+        totals = {w: driver.state("totals", w) for w in ("tick-2", "held-2")}
+        assert totals == {"tick-2": 1, "held-2": 1}
