@@ -49,6 +49,8 @@ class TaskTime:
         self.timers: dict[str, TimerService] = {}
         #: Ticking bolts: (bolt, interval in ms, next tick's wall-clock time).
         self.ticks: dict[str, tuple[Bolt, int, int]] = {}
+        #: A tick or timer ran since the last checkpoint: the next one is due even without input.
+        self.called_back = False
         # Idle advance: the input position last seen, since when (wall ms), and stream time then.
         self._idle_position = -1
         self._idle_since = config.wall()
@@ -90,6 +92,7 @@ class TaskTime:
 
     def committed(self) -> None:
         self.clock.committed = self.clock.time
+        self.called_back = False
 
     # --- firing ---------------------------------------------------------------------------------
     def wall_due(self) -> int:
@@ -108,11 +111,12 @@ class TaskTime:
             self._fire_event(self.clock.time, self.clock.time, now)
         for component, service in self.timers.items():
             if service.next_due[WALL] <= now:
-                service.fire(WALL, now, self._wall_context(now, component))
+                self.called_back |= service.fire(WALL, now, self._wall_context(now, component)) > 0
         for component, (bolt, interval, next_tick) in list(self.ticks.items()):
             if next_tick <= now:
                 self.ticks[component] = (bolt, interval, now + interval)
                 self._tick(component, bolt, now)
+                self.called_back = True
 
     def idle_advance(self, now: int) -> None:
         """With idle advance on, called at every loop iteration: once the task's input position has not moved for
@@ -155,7 +159,7 @@ class TaskTime:
                     return self._context(component, key, when, timer_origin, when)
                 return self._context(component, key, when, self._wall_origin, wall_offset)
 
-            service.fire(EVENT, now, context)
+            self.called_back |= service.fire(EVENT, now, context) > 0
         self._set_event_due()
 
     def _set_event_due(self) -> None:

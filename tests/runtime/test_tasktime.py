@@ -165,3 +165,25 @@ def test_a_flush_with_no_input_since_the_last_one_is_not_taken_for_a_copy_downst
         driver.checkpoint()
         totals = {w: driver.state("totals", w) for w in ("tick-2", "held-2")}
         assert totals == {"tick-2": 1, "held-2": 1}
+
+
+class BareTicker(Bolt):
+    tick_interval = 1
+
+    def process(self, tup: Tuple) -> None:
+        pass
+
+    def on_tick(self) -> None:
+        self.emit({"tick": True}, key="t")
+
+
+def test_a_tick_makes_a_checkpoint_due_even_without_input_or_state() -> None:
+    """A worker skips a checkpoint when no task progressed and none is dirty; what a tick emitted (or left for
+    flush()) must still reach a checkpoint."""
+    with TopologyTestDriver(ticking(BareTicker), wall_time=WALL) as driver:
+        [task] = driver.manager.running()
+        assert not task.dirty
+        driver.advance_time(1)
+        assert task.dirty
+        driver.checkpoint()
+        assert not task.dirty
