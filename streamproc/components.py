@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from streamproc.errors import TopologyError
+from streamproc.errors import StateError, TopologyError
 from streamproc.serde.base import Headers
 
 if TYPE_CHECKING:
@@ -64,15 +64,17 @@ class Tuple:
 
 
 class CallbackContext(Tuple):
-    """What ``emit`` and ``state`` see during a callback that no record caused (``flush``): no key, and an
-    origin that is the task's input position, not any one record.
+    """What ``emit`` and ``state`` see during a callback that no record caused (``flush``, ``on_tick``,
+    ``on_timer``): no key (a timer's key in ``on_timer``), and an origin that is not any one record's
+    (for ``flush`` the task's input position; timers and ticks: streamproc.runtime.tasktime).
 
     Records emitted to an internal topic carry their origin so that a downstream task can recognise an
-    upstream replay (streamproc.runtime.dedupe). For a callback the origin is (``streamproc.flush.<sub-
+    upstream replay (streamproc.runtime.dedupe). For ``flush`` the origin is (``streamproc.flush.<sub-
     topology id>``, the task's partition, the sum of its input positions): a replay that reaches the
     same position and flushes there emits the same origins, which are skipped downstream, while later
     flushes always carry a higher one. The origin partition is apart from the inputs' own, so a flush
-    never hides a record's emissions or the other way round.
+    never hides a record's emissions or the other way round. A flush with no input since the previous one
+    takes the wall-clock origin instead (Task.flush_bolts says why).
     """
 
     __slots__ = ()
@@ -80,6 +82,22 @@ class CallbackContext(Tuple):
 
 #: The origin topic of what a task emits from a callback, with the sub-topology id appended.
 CALLBACK_ORIGIN = "streamproc.flush."
+#: ... from event-time timers a record's arrival fired: the offset is the task's input position then.
+TIMER_ORIGIN = "streamproc.timer."
+#: ... from callbacks the wall clock runs (ticks, wall timers, overdue timers): the offset is the wall clock in ms;
+#: downstream never takes these for copies (runtime/dedupe.py UNCHECKED_ORIGIN).
+WALL_ORIGIN = "streamproc.wall."
+
+
+class NoTimers:
+    """``self.timers`` of a bolt that does not define ``on_timer``: every call explains what is missing."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        """Raises StateError: timers need ``on_timer`` on the bolt."""
+        raise StateError("timers need an on_timer(self, key, when, kind) method on the bolt (and a declared store "
+                         "to keep them in)")
+
+    at_event_time = at_wall_time = delete_event_time = delete_wall_time = _refuse
 
 
 class TaskContext:
@@ -98,7 +116,8 @@ class TaskContext:
 
 
 class Bolt:
-    """Base class for user code. Override ``process``; ``setup``/``teardown``/``flush`` are optional.
+    """Base class for user code. Override ``process``; ``setup``/``teardown``/``flush`` are optional, and so
+    are ``on_tick`` (with ``tick_interval``) and ``on_timer`` (timers scheduled with ``self.timers``).
 
     ``stores`` declares the keyed stores the bolt uses. ``streams`` names the streams it emits on
     besides ``"default"``, which every bolt has; a subscription to any other stream fails when the
@@ -111,9 +130,22 @@ class Bolt:
     stores: ClassVar[Sequence[Store]] = ()
     streams: ClassVar[Sequence[str]] = ()
     output_fields: ClassVar[Sequence[str] | Mapping[str, Sequence[str]] | None] = None
+    #: Seconds of wall-clock time between calls of ``on_tick`` on each task (None: no ticks).
+    tick_interval: ClassVar[float | None] = None
 
     _current: Tuple | None = None
     _states: Mapping[str, KeyedState] = {}
+    #: Schedules and deletes keyed timers (streamproc.runtime.timers.Timers); bound for bolts with ``on_timer``.
+    timers: Any = NoTimers()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        tick = cls.tick_interval
+        if tick is not None and (isinstance(tick, bool) or not isinstance(tick, (int, float)) or not tick > 0):
+            raise TopologyError(f"{cls.__name__}.tick_interval must be a number of seconds > 0, got {tick!r}")
+        if cls.on_timer is not Bolt.on_timer and not cls.stores:
+            raise TopologyError(f"{cls.__name__} defines on_timer but declares no store: timers are state, kept in "
+                                f"the bolt's first store; declare one, e.g. stores = [Store('timers')]")
 
     def setup(self, context: TaskContext) -> None:
         """Called once per task before the first tuple."""
@@ -131,6 +163,14 @@ class Bolt:
 
     def teardown(self) -> None:
         """Called when the task closes (partition revoked, worker stopping)."""
+
+    def on_tick(self) -> None:
+        """With ``tick_interval`` set: called every that many seconds of wall-clock time on each task. There is no
+        current key: pass ``key=`` to ``state`` and ``emit`` what you need."""
+
+    def on_timer(self, key: Any, when: int, kind: str) -> None:
+        """A timer scheduled with ``self.timers`` is due: ``kind`` is "event" or "wall", ``when`` its time in ms.
+        ``state`` and ``timers`` act on ``key`` here, as in ``process`` for a tuple with that key."""
 
     def emit(
         self,

@@ -58,6 +58,21 @@ class ProcessingError(StreamprocError):
         self.cause = cause
 
 
+class TimestampError(StreamprocError):
+    """A record has no usable event time: its timestamp is missing or negative, or the spout's extractor
+    failed or returned something other than an int >= 0. The error policy applies."""
+
+
+class FutureTimestampError(TimestampError):
+    """A record's event time is further ahead of the wall clock than ``--max-future-skew`` allows (an upstream
+    clock bug, most likely). The error policy applies; stream time does not move."""
+
+
+class TimerFailed(StreamprocError):
+    """A timer or tick callback raised under ``on_error="fail"``: the worker stops without committing, so the
+    callback runs again after the restart."""
+
+
 class CheckpointError(StreamprocError):
     """A checkpoint could not complete; nothing was committed and the tasks restart from the last commit."""
 

@@ -67,6 +67,9 @@ class RuntimeMetrics:
         self._duplicates = Counter("streamproc_replayed_records_skipped",
                                    "Internal-topic records an upstream replay wrote twice, skipped by dedupe", labels,
                                    registry=r).labels(topology)
+        self._future = Counter("streamproc_future_timestamps",
+                               "Records refused because their event time was further ahead of the wall clock than "
+                               "--max-future-skew allows", labels, registry=r).labels(topology)
         self._tasks = Gauge("streamproc_tasks", "Tasks owned by this worker", labels, registry=r).labels(topology)
         self._ready = Gauge("streamproc_ready", "1 when every assigned partition is restored and processing",
                             labels, registry=r).labels(topology)
@@ -75,6 +78,7 @@ class RuntimeMetrics:
         self._lag: Mapping[TP, int] = {}
         self._state: Mapping[str, tuple[int, int]] = {}
         self._restoring: Mapping[str, tuple[int, int]] = {}
+        self._stream_lag: Mapping[str, float] = {}
         r.register(_Published(self))
 
     # --- hot-path tallies (created once per topic/component, before processing starts) -----------
@@ -114,6 +118,9 @@ class RuntimeMetrics:
         if ok:
             self._checkpoint_seconds.observe(seconds)
 
+    def future_timestamp(self) -> None:
+        self._future.inc()
+
     def commit_failed(self) -> None:
         self._commit_failures.inc()
 
@@ -143,6 +150,10 @@ class RuntimeMetrics:
     def publish_restoring(self, progress: Mapping[str, tuple[int, int]]) -> None:
         """``store -> (partitions restoring, records remaining)``."""
         self._restoring = dict(progress)
+
+    def publish_stream_time_lag(self, lag: Mapping[str, float]) -> None:
+        """``task id -> seconds`` between the wall clock and the task's stream time (gauges.stream_time_lag)."""
+        self._stream_lag = dict(lag)
 
 
 class _Published(Collector):
@@ -193,3 +204,9 @@ class _Published(Collector):
             remaining.add_metric([topology, store], left)
         yield partitions
         yield remaining
+        stream_lag = GaugeMetricFamily("streamproc_stream_time_lag_seconds",
+                                       "Wall clock minus the task's stream time (the highest event time it has seen)",
+                                       labels=["topology", "task"])
+        for task, seconds in m._stream_lag.items():
+            stream_lag.add_metric([topology, task], seconds)
+        yield stream_lag

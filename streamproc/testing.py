@@ -31,6 +31,7 @@ from streamproc.kafka.sink import KafkaSink
 from streamproc.metrics import RuntimeMetrics, Tally
 from streamproc.plan import Plan
 from streamproc.runtime.checkpoint import Checkpointer
+from streamproc.runtime.clock import TimeConfig, system_wall_ms
 from streamproc.runtime.dispatch import Dispatcher
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import (
@@ -122,10 +123,15 @@ class TopologyTestDriver:
         on_error: OnError = "fail",
         state_dir: Path | None = None,
         broker: MemoryBroker | None = None,
+        wall_time: int | None = None,
+        max_future_skew: float = 86400.0,
+        idle_advance: float | None = None,
     ) -> None:
         """``partitions``: the partition count of every input topic, or per topic. ``on_error``: the error
         policy, as ``streamproc run --on-error``. ``state_dir``: where stores live (default: a temporary
-        directory removed by ``close``). ``broker``: the in-memory Kafka to use (default: a new one)."""
+        directory removed by ``close``). ``broker``: the in-memory Kafka to use (default: a new one).
+        ``wall_time``: the driver's wall clock at the start, in epoch ms (default: now); it moves only with
+        ``advance_time``. ``max_future_skew``, ``idle_advance``: seconds, as ``streamproc run``'s options."""
         self.plan: Plan = topology.build()
         inputs = self.plan.external_topics()
         given = {t: partitions for t in inputs} if isinstance(partitions, int) else dict(partitions)
@@ -141,6 +147,10 @@ class TopologyTestDriver:
         self._consumer = MemoryConsumer(self.broker, self.plan.names.app)
         self.checkpointer = Checkpointer(self.output_, self._commit)
         self._metrics = RuntimeMetrics(self.plan.name)
+        self.wall_time = system_wall_ms() if wall_time is None else wall_time
+        self._time = TimeConfig(lambda: self.wall_time, round(max_future_skew * 1000),
+                                None if idle_advance is None else round(idle_advance * 1000),
+                                self._metrics.future_timestamp)
         self._start()
 
     def _start(self) -> None:
@@ -150,7 +160,8 @@ class TopologyTestDriver:
         # so the driver reads through the same adapter as a worker on that broker.
         self._fetch = ContiguousConsumer(self._consumer)
         self.manager = TaskManager(self.plan, self.partitions, self.output_, self.policy, self.state_dir,
-                                   ChangelogRestorer(self._restore_consumer), contiguous=self._fetch)
+                                   ChangelogRestorer(self._restore_consumer), contiguous=self._fetch,
+                                   time=self._time)
         self._dispatcher = Dispatcher(self.manager.readers, {t: Tally() for t in self.plan.source_topics()},
                                       self._metrics)
         tps = [TopicPartition(t, p) for t in self.plan.source_topics() for p in range(self.partitions[t])]
@@ -214,12 +225,35 @@ class TopologyTestDriver:
         (``send`` calls it; a test that writes to a topic itself, e.g. to simulate a replay, calls it)."""
         consume, admit, dispatch = self._consumer.consume, self._fetch.admit, self._dispatcher.dispatch
         try:
-            while messages := consume(BATCH, 0):  # a batch the adapter dropped all of is not the end
+            while True:
+                while messages := consume(BATCH, 0):  # a batch the adapter dropped all of is not the end
+                    dispatch(admit(messages))
+                self.manager.on_wall(self.wall_time)  # as a worker's loop after each batch
+                messages = consume(BATCH, 0)  # what a tick or timer emitted to an internal topic
+                if not messages:
+                    break
                 dispatch(admit(messages))
         except StopProcessing as stop:
             raise RecordFailedError(stop) from stop.error
 
     drain = process_pending
+
+    def advance_time(self, seconds: float) -> None:
+        """Move the driver's wall clock forward and run what became due on it (ticks, wall-clock timers, idle
+        advance), as a worker's loop would, then process what that emitted to internal topics. A tick or timer
+        due several times over fires once per call, as in a worker whose loop was busy that long."""
+        if seconds < 0:
+            raise ValueError("the wall clock does not go back")
+        self.wall_time += round(seconds * 1000)
+        self.process_pending()
+
+    def stream_time(self, partition: int = 0, sub_topology: int | None = None) -> int:
+        """The stream time (ms) of the task of ``partition`` (of the first sub-topology unless given); -1 before
+        it has seen a record."""
+        for (sub, part), task in sorted(self.tasks.items()):
+            if part == partition and (sub_topology is None or sub == sub_topology):
+                return task.time.clock.time
+        raise KeyError(f"no task for partition {partition}")
 
     def checkpoint(self) -> None:
         """Run a real checkpoint: bolts' flush(), changelog records, producer flush, offset commit, store write."""

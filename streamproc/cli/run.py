@@ -77,6 +77,13 @@ def register(commands: Any) -> None:
     parser.add_argument("--shutdown-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
                         help="on SIGTERM/SIGINT, how long the final checkpoint and leaving the group may take "
                              "before a worker gives up without committing more (default 30)")
+    parser.add_argument("--max-future-skew", type=_positive_float, default=86400.0, metavar="SECONDS",
+                        help="how far one record may move a task's stream time ahead of the wall clock; a record "
+                             "beyond it follows --on-error (default 86400: a day)")
+    parser.add_argument("--idle-advance", type=_positive_float, metavar="SECONDS",
+                        help="a task whose inputs delivered nothing for this long advances its stream time by the "
+                             "wall-clock time elapsed since its last input, so event-time timers fire on a quiet "
+                             "stream (default: off)")
     parser.add_argument("--on-error", choices=ON_ERROR_CHOICES, default="fail",
                         help="a message a component cannot handle: stop without committing past it (fail, the "
                              "default), dead-letter it to <topology>-dlq (dlq), or count, log and skip it (skip)")
@@ -158,6 +165,8 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         standby_replicas=args.standby_replicas,
         assignor=args.assignor,
         shutdown_timeout=args.shutdown_timeout,
+        max_future_skew=args.max_future_skew,
+        idle_advance=args.idle_advance,
     )
     if monitor is not None:
         monitor.start()

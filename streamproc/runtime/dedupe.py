@@ -34,6 +34,10 @@ ORIGIN_HEADER = "streamproc.origin"
 REPLAY_HEADER = "streamproc.replay"
 #: A framework entry of every store of the task (store.py's reserved keys).
 MARKS_KEY = reserved_key("streamproc.marks")
+#: Origins that are never taken for copies: those of wall-clock callbacks (components.WALL_ORIGIN), numbered by
+#: the wall clock. A replay of such a callback gets a new number anyway, and a new owner whose clock is behind
+#: the old one's must not have its records taken for copies.
+UNCHECKED_ORIGIN = b"streamproc.wall."
 
 
 class OriginCounter:
@@ -70,7 +74,7 @@ class OriginMarks:
         partition, offset, index = origin.rsplit(b":", 2)
         position = (int(offset), int(index))
         mark = self.marks.get(partition)
-        if mark is not None and position <= mark:
+        if mark is not None and position <= mark and not partition.startswith(UNCHECKED_ORIGIN):
             self.duplicates += 1
             return False
         self.marks[partition] = position

@@ -1,4 +1,4 @@
-"""What the worker measures for the metrics at its checkpoint tick: consumer lag and state size.
+"""What the worker measures for the metrics at its checkpoint tick: consumer lag, state size, stream time lag.
 
 Both run in the worker's thread (the consumer and the stores are not shared with the scrape
 thread) and touch no broker: the high watermark comes from the last fetch response, which the
@@ -58,3 +58,9 @@ def state_sizes(plan: Plan, tasks: Iterable[Task]) -> dict[str, tuple[int, int]]
             total_keys, total_bytes = sizes.get(name, (0, 0))
             sizes[name] = (total_keys + backend.entry_count(), total_bytes + backend.size_bytes())
     return sizes
+
+
+def stream_time_lag(tasks: Iterable[Task], now: int) -> dict[str, float]:
+    """``task id -> seconds`` the wall clock ``now`` (ms) is ahead of the task's stream time, for tasks that have
+    one (a task that has seen no record is left out)."""
+    return {task.id: (now - task.time.clock.time) / 1000 for task in tasks if task.time.clock.time >= 0}

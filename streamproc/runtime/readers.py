@@ -6,11 +6,12 @@ finished, which is exactly what the checkpoint commits and what changelog header
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streamproc.components import DEFAULT_STREAM, Tuple
-from streamproc.errors import ProcessingError
+from streamproc.errors import ProcessingError, TimestampError
+from streamproc.runtime.clock import StreamTime, TimeConfig, check_timestamp, extract
 from streamproc.runtime.dedupe import ORIGIN_HEADER, REPLAY_HEADER, OriginMarks
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.redrive import REDRIVE_HEADER, RedriveGuard
@@ -19,16 +20,21 @@ from streamproc.serde.base import Serde, SerdeContext, fast_decoder
 
 
 class Reader:
-    """Base: offset bookkeeping and the error policy. Subclasses implement ``read`` in one frame (it
-    runs once per message): handle the message, hand a ProcessingError to ``policy.handle`` (which
-    raises under "fail", leaving the offset where it was), then advance ``next_offset``."""
+    """Base: offset bookkeeping, stream time and the error policy. Subclasses implement ``read`` in one
+    frame (it runs once per message): handle the message, hand a ProcessingError to ``policy.handle``
+    (which raises under "fail", leaving the offset where it was), then advance ``next_offset``.
 
-    __slots__ = ("next_offset", "partition", "policy", "topic")
+    Every record moves its task's stream time (``clock``, shared by the task's readers) to its event
+    time if that is higher, before the bolts see it (streamproc.runtime.clock)."""
+
+    __slots__ = ("clock", "next_offset", "partition", "policy", "topic")
 
     def __init__(self, topic: str, partition: int, policy: ErrorPolicy) -> None:
         self.topic = topic
         self.partition = partition
         self.policy = policy
+        #: The task's stream time (the task replaces this private one with its own).
+        self.clock = StreamTime(TimeConfig())
         #: Offset after the last fully handled message; None until one is handled.
         self.next_offset: int | None = None
 
@@ -39,8 +45,8 @@ class Reader:
 class SpoutReader(Reader):
     """An input topic of a KafkaSpout: decode key and value with the spout's serdes."""
 
-    __slots__ = ("_delivers", "_fast_key", "_fast_value", "_key_ctx", "_key_de", "_only", "_spout", "_value_ctx",
-                 "_value_de", "guard")
+    __slots__ = ("_delivers", "_extract", "_fast_key", "_fast_value", "_key_ctx", "_key_de", "_only", "_spout",
+                 "_value_ctx", "_value_de", "guard")
 
     def __init__(
         self,
@@ -51,9 +57,12 @@ class SpoutReader(Reader):
         key_serde: Serde,
         value_serde: Serde,
         delivers: Sequence[Deliver],
+        timestamp: Callable[[Any, Any, int], int] | None = None,
     ) -> None:
+        """``timestamp``: the spout's event-time extractor, fn(key, value, kafka_timestamp) -> ms."""
         super().__init__(topic, partition, policy)
         self._spout = spout_id
+        self._extract = timestamp
         self._key_de = key_serde.deserialize
         self._value_de = value_serde.deserialize
         self._fast_key = fast_decoder(key_serde)
@@ -97,8 +106,21 @@ class SpoutReader(Reader):
                         value = self._value_de(raw, self._value_ctx)
             except (Exception, SystemExit) as exc:
                 raise ProcessingError(self._spout, exc) from exc
-            tup = Tuple(key, value, self.topic, self.partition, offset, msg.timestamp()[1], headers,
-                        DEFAULT_STREAM, self._spout)
+            ts = msg.timestamp()[1]
+            try:
+                if self._extract is not None:
+                    ts = extract(self._extract, key, value, ts)
+                clock = self.clock
+                if ts > clock.time:
+                    if ts < clock.limit:
+                        clock.time = ts
+                    else:
+                        clock.advance(ts)
+                elif ts < 0:
+                    check_timestamp(ts)
+            except TimestampError as exc:
+                raise ProcessingError(self._spout, exc) from exc
+            tup = Tuple(key, value, self.topic, self.partition, offset, ts, headers, DEFAULT_STREAM, self._spout)
             only = self._only
             if only is None:
                 for deliver in self._delivers:
@@ -171,7 +193,16 @@ class InternalReader(Reader):
             value = serde.deserialize(msg.value(), self._ctx)
         except (Exception, SystemExit) as exc:
             raise ProcessingError(source, exc) from exc
-        self._deliver(
-            Tuple(key, value, self.topic, self.partition, msg.offset(), msg.timestamp()[1], headers or None, stream,
-                  source)
-        )
+        ts = msg.timestamp()[1]
+        clock = self.clock
+        try:
+            if ts > clock.time:
+                if ts < clock.limit:
+                    clock.time = ts
+                else:
+                    clock.advance(ts)
+            elif ts < 0:
+                check_timestamp(ts)
+        except TimestampError as exc:
+            raise ProcessingError(source, exc) from exc
+        self._deliver(Tuple(key, value, self.topic, self.partition, msg.offset(), ts, headers or None, stream, source))

@@ -39,5 +39,10 @@ class WorkerSettings:
     standby_replicas: int = 0
     #: Stop when this process is no longer our parent (the supervisor died).
     parent_pid: int | None = None
+    #: How far (seconds) one record may move a task's stream time ahead of the wall clock (runtime/clock.py).
+    max_future_skew: float = 86400.0
+    #: Idle advance: a task whose inputs delivered nothing for this many seconds moves its stream time with the
+    #: wall clock (None: off; runtime/tasktime.py).
+    idle_advance: float | None = None
     #: Seconds a graceful stop (final checkpoint, leaving the group) may take before the worker gives up.
     shutdown_timeout: float = 30.0

@@ -17,12 +17,14 @@ from streamproc.errors import BoltSetupError, TopologyError
 from streamproc.kafka.sink import KafkaSink
 from streamproc.metrics import Tally
 from streamproc.plan import Plan, SubTopology
+from streamproc.runtime.clock import TimeConfig
 from streamproc.runtime.dedupe import MARKS_KEY, OriginCounter, OriginMarks
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.readers import InternalReader, Reader, SpoutReader
 from streamproc.runtime.redrive import DEAD_PREFIX, RedriveGuard
 from streamproc.runtime.routing import BoltRunner, ComponentEmitter, Deliver, InternalWriter
+from streamproc.runtime.tasktime import TaskTime
 from streamproc.serde.base import Headers, Serde
 from streamproc.serde.json import JsonSerde
 from streamproc.state.changelog import SOURCE_HEADER, encode_sources
@@ -52,8 +54,10 @@ class Task:
         policy: ErrorPolicy,
         state_dir: Path,
         emitted: Callable[[str], Tally] | None = None,
+        time: TimeConfig | None = None,
     ) -> None:
-        """``emitted(component)`` gives the tally that counts the component's emissions (default: a private one)."""
+        """``emitted(component)`` gives the tally that counts the component's emissions (default: a private one).
+        ``time``: the wall clock and the bounds of event time (default: the system clock, default bounds)."""
         self.plan = plan
         self.sub = sub
         self.partition = partition
@@ -67,6 +71,12 @@ class Task:
         self._policy = policy
         self.stores: dict[str, StorePartition] = {}
         self.bolts: dict[str, Bolt] = {}
+        #: Stream time, timers and ticks (streamproc.runtime.tasktime).
+        self.time = TaskTime(time if time is not None else TimeConfig(), sub.id, partition, policy, self.position)
+        #: Where reading resumes per input (the committed offsets): the base of the task's input position.
+        self.start_offsets: dict[TP, int] = {}
+        #: The input position of the last flush (at first: where the task starts).
+        self._flushed_at: int | None = None
         runners: dict[str, BoltRunner] = {}
         try:
             for component in sub.components:
@@ -77,8 +87,11 @@ class Task:
                 runners[component] = BoltRunner(component, bolt)
                 for spec in type(bolt).stores:
                     self.stores[spec.name] = open_partition(spec, state_dir, plan.names, partition)
+                self.time.add_bolt(component, bolt, self.stores)
             self._wire(runners, partitions, emitted)
             self.readers: dict[str, Reader] = self._make_readers(runners, policy)
+            for reader in self.readers.values():
+                reader.clock = self.time.clock
             for component, bolt in self.bolts.items():
                 try:
                     bolt.setup(TaskContext(plan.name, component, self.id, partition, output))
@@ -136,7 +149,8 @@ class Task:
             spout = self.plan.spouts[component]
             for topic in spout.topics:
                 readers[topic] = SpoutReader(
-                    topic, self.partition, policy, component, spout.key_serde, spout.value_serde, delivers
+                    topic, self.partition, policy, component, spout.key_serde, spout.value_serde, delivers,
+                    spout.timestamp,
                 )
         for topic in self.sub.internal_topics:
             internal = self.plan.internal_topics[topic]
@@ -154,6 +168,8 @@ class Task:
         processes anything."""
         internal = [r for r in self.readers.values() if isinstance(r, InternalReader)]
         spouts = [r for r in self.readers.values() if isinstance(r, SpoutReader)]
+        self._flushed_at = self.position()
+        self.time.load(self.stores.values())
         if not self.stores:
             return
         first = next(iter(self.stores.values()))
@@ -180,16 +196,32 @@ class Task:
 
     @property
     def dirty(self) -> bool:
-        """Uncommitted state writes exist (a bolt may also write state from flush(), so ask the stores)."""
-        return any(store.dirty_count for store in self.stores.values())
+        """Uncommitted state writes exist (a bolt may also write state from flush(), so ask the stores), or a tick
+        or timer ran since the last checkpoint (what it emitted, or left for flush(), is due a checkpoint)."""
+        return self.time.called_back or any(store.dirty_count for store in self.stores.values())
+
+    def position(self) -> int:
+        """The task's input position: the sum of where each input is (or resumes). It grows with every record,
+        and a replay from the last commit reaches the same values at the same records."""
+        start = self.start_offsets
+        return sum(r.next_offset if r.next_offset is not None else start.get((r.topic, r.partition), 0)
+                   for r in self.readers.values())
 
     def flush_bolts(self) -> None:
         """Call every bolt's flush() with a callback context: no key, and an origin that is the task's input
-        position (streamproc.components.CallbackContext says why)."""
-        position = sum(r.next_offset or 0 for r in self.readers.values())
-        origin = f"{CALLBACK_ORIGIN}{self.sub.id}"
+        position (streamproc.components.CallbackContext says why).
+
+        With no input since the last flush (or since the task started at its committed position), what a
+        flush emits comes of callbacks (ticks, timers), and the position would repeat an origin already
+        applied downstream: such a flush takes the wall-clock origin that is never taken for a copy."""
+        position = self.position()
+        if position != self._flushed_at:
+            origin, offset = f"{CALLBACK_ORIGIN}{self.sub.id}", position
+            self._flushed_at = position
+        else:
+            origin, offset = self.time.wall_origin()
         for component, bolt in self.bolts.items():
-            bolt._current = CallbackContext(None, None, origin, self.partition, position, None, None,
+            bolt._current = CallbackContext(None, None, origin, self.partition, offset, None, None,
                                             DEFAULT_STREAM, component)
             try:
                 bolt.flush()
@@ -206,6 +238,7 @@ class Task:
             encoded = self.marks.encode()
             for store in self.stores.values():
                 store.put_raw(MARKS_KEY, encoded)
+        self.time.stage(self.stores.values())
         if self.guard is not None and self.guard.pending:
             for key, raw in self.guard.staged().items():
                 for store in self.stores.values():
@@ -232,6 +265,7 @@ class Task:
             store.commit_local(offsets)
         if self.marks is not None:
             self.marks.dirty = False
+        self.time.committed()
         if self.guard is not None:
             self.guard.pending.clear()
 

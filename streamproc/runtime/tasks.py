@@ -22,6 +22,7 @@ from pathlib import Path
 from streamproc.kafka.continuity import ContiguousConsumer
 from streamproc.metrics import Tally
 from streamproc.plan import Plan, SubTopology
+from streamproc.runtime.clock import TimeConfig
 from streamproc.runtime.dispatch import Read
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
@@ -55,11 +56,13 @@ class TaskManager:
         standby: StandbyKeeper | None = None,
         emitted: Callable[[str], Tally] | None = None,
         contiguous: ContiguousConsumer | None = None,
+        time: TimeConfig | None = None,
     ) -> None:
         """``partitions``: the partition count of every topic the plan reads or writes. ``contiguous``: the
         consumer adapter that re-reads fetch gaps, where the broker needs it and internal topics have no
         gaps of their own (at-least-once: no compaction, no transaction markers); the internal topics of
-        running tasks are checked (streamproc.kafka.continuity)."""
+        running tasks are checked (streamproc.kafka.continuity). ``time``: the wall clock and the bounds of
+        event time (streamproc.runtime.clock)."""
         self.plan = plan
         self.partitions = partitions
         self._output = output
@@ -69,6 +72,7 @@ class TaskManager:
         self._standby = standby
         self._emitted = emitted
         self._contiguous = contiguous
+        self.time = time if time is not None else TimeConfig()
         self._sub_of_topic = plan.subtopology_of_topic()
         self._tasks: dict[TaskKey, Task] = {}
         self._states: dict[TaskKey, TaskState] = {}
@@ -92,6 +96,17 @@ class TaskManager:
     def running(self) -> list[Task]:
         """The tasks a checkpoint covers, in a fixed order."""
         return [self._tasks[k] for k in sorted(self._tasks) if self._states[k] is TaskState.RUNNING]
+
+    def on_wall(self, now: int) -> None:
+        """Run the ticks, wall-clock timers and idle advance due at ``now`` (ms) in the running tasks; the
+        owner calls it once per loop iteration (a comparison per task when nothing is due)."""
+        for key, task in self._tasks.items():
+            time = task.time
+            if self._states[key] is TaskState.RUNNING and time.active:
+                if time.idle_ms is not None:
+                    time.idle_advance(now)
+                if time.wall_due() <= now:
+                    time.on_wall(now)
 
     @property
     def restoring(self) -> bool:
@@ -154,7 +169,7 @@ class TaskManager:
     # --- internals -------------------------------------------------------------------------------
     def _open(self, key: TaskKey, sub: SubTopology, partition: int) -> None:
         task = Task(self.plan, sub, partition, self.partitions, self._output, self._policy, self._state_dir,
-                    self._emitted)
+                    self._emitted, self.time)
         self._tasks[key] = task
         self._states[key] = TaskState.RESTORING
         self._by_id[task.id] = key
@@ -162,6 +177,8 @@ class TaskManager:
     def _run(self, key: TaskKey) -> list[TP]:
         """RESTORING -> RUNNING: the stores are restored (or there are none). Returns its partitions."""
         task = self._tasks[key]
+        task.start_offsets = {tp: o for tp, o in self.committed.items()
+                              if tp[1] == task.partition and tp[0] in task.sub.source_topics}
         task.load_marks()
         self._states[key] = TaskState.RUNNING
         tps = [(topic, task.partition) for topic in task.sub.source_topics]

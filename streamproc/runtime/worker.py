@@ -31,8 +31,9 @@ from streamproc.kafka.topics import prepare_topics
 from streamproc.metrics import RuntimeMetrics
 from streamproc.plan import Plan, check_assignor
 from streamproc.runtime.checkpoint import Checkpointer
+from streamproc.runtime.clock import TimeConfig
 from streamproc.runtime.dispatch import Dispatcher
-from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes
+from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes, stream_time_lag
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.settings import WorkerSettings
@@ -127,8 +128,12 @@ class Worker:
         contiguous = None
         if self.quirks.fetch_gaps and not eos:
             contiguous = self.fetch = ContiguousConsumer(self.consumer, self._real_gap)
+        time_config = TimeConfig(max_future_skew_ms=round(s.max_future_skew * 1000),
+                                 idle_advance_ms=None if s.idle_advance is None else round(s.idle_advance * 1000),
+                                 on_future=self.metrics.future_timestamp)
         self.tasks = TaskManager(self.plan, self.partitions, self.output, self.policy, s.state_dir, self.restorer,
-                                 standby=self.standby, emitted=self.metrics.emitted_tally, contiguous=contiguous)
+                                 standby=self.standby, emitted=self.metrics.emitted_tally, contiguous=contiguous,
+                                 time=time_config)
         self.dispatcher = Dispatcher(self.tasks.readers, self._consumed, self.metrics)
 
     def _real_gap(self, topic: str, partition: int, first_missing: int, found: int) -> None:
@@ -174,6 +179,8 @@ class Worker:
         consume = self.fetch.consume
         poll_producer = self.output.poll
         standby = self.standby
+        on_wall = self.tasks.on_wall
+        wall = self.tasks.time.wall
         while not self._stopping:
             restoring = self.tasks.restoring
             messages = consume(batch_size, 0.0 if restoring else 0.2)
@@ -191,6 +198,7 @@ class Worker:
                 self.dispatcher.dispatch(messages)
                 self.metrics.batch(len(messages), time.monotonic() - started)
                 self._sample_latency(messages[-1])
+            on_wall(wall())  # ticks, wall-clock timers, idle advance
             poll_producer(0)
             now = time.monotonic()
             if now >= next_checkpoint:
@@ -218,6 +226,7 @@ class Worker:
         self.metrics.publish_lag(consumer_lag(self.consumer, tasks, self.tasks.committed))
         self.metrics.publish_state(state_sizes(self.plan, tasks))
         self.metrics.publish_restoring(self._restore_progress())
+        self.metrics.publish_stream_time_lag(stream_time_lag(self.tasks.running(), self.tasks.time.wall()))
 
     def _check_parent(self) -> None:
         parent = self.settings.parent_pid

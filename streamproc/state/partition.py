@@ -46,8 +46,9 @@ class StorePartition:
         self.partition = partition
         self._backend = backend
         self._cache: dict[bytes, Any] = {}
-        #: Framework entries (already encoded) committed with the user's values, e.g. dedupe marks.
-        self._raw: dict[bytes, bytes] = {}
+        #: Framework entries (already encoded; None deletes) committed with the user's values, e.g. dedupe
+        #: marks, stream time, timers.
+        self._raw: dict[bytes, bytes | None] = {}
         self._ctx = SerdeContext(changelog, is_key=False)
         self._staged: list[tuple[bytes, bytes | None]] = []
         self._max_delivered = -1
@@ -100,12 +101,35 @@ class StorePartition:
         """Uncommitted values by storage key (DELETED marks a delete); for KeyedState's hot path."""
         return self._cache
 
-    def put_raw(self, key: bytes, value: bytes) -> None:
+    def put_raw(self, key: bytes, value: bytes | None) -> None:
+        """Stage a framework entry (None: delete it) for the next checkpoint."""
         self._raw[key] = value
+
+    def iter_raw(self, start: bytes, end: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Framework entries in [start, end): committed ones overlaid with those staged, in key order. Lazy:
+        reading the first few costs a few committed entries, however many the range holds."""
+        pending = sorted((k, v) for k, v in self._raw.items() if start <= k < end)
+        i = 0
+        for key, raw in self._backend.iter_range(start, end):
+            while i < len(pending) and pending[i][0] < key:
+                if pending[i][1] is not None:
+                    yield pending[i]  # type: ignore[misc]
+                i += 1
+            if i < len(pending) and pending[i][0] == key:
+                staged = pending[i][1]
+                i += 1
+                if staged is not None:
+                    yield key, staged
+                continue
+            yield key, raw
+        for key, staged in pending[i:]:
+            if staged is not None:
+                yield key, staged
 
     @property
     def dirty_count(self) -> int:
-        return len(self._cache)
+        """Uncommitted writes: user values and framework entries (a fired timer is a write too)."""
+        return len(self._cache) + len(self._raw)
 
     # --- checkpoint -----------------------------------------------------------------------------
     def stage_changelog(self, produce: Produce) -> int:

@@ -32,6 +32,8 @@ from tests.support.proxy import TcpProxy
 from tests.support.wordcount import write_target
 
 MOMENTS = ("processing", "restore", "rebalance", "random")
+#: A restore's log line (state/recovery.py), also the one for a changelog already at its end ("...: it was at the end").
+_RESTORED = re.compile(r"restored \S+\[\d+\]: (\d+) records applied")
 
 #: A store restored, in a member's log: "restored <changelog>[<p>]: <n> records applied, ...".
 _RESTORED = re.compile(r"restored \S+: (\d+) records applied")

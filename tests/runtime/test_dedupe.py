@@ -90,3 +90,15 @@ def test_a_replay_barrier_forgets_only_the_marks_of_the_rewound_partitions() -> 
     marks.restart(b"in:0,other:2")
     assert marks.admit(b"in:0:10:0")  # replayed on purpose
     assert not marks.admit(b"in:1:10:0") and not marks.admit(b"t-x-repartition:3:7:0")  # still a crash's copies
+
+
+def test_wall_clock_origins_are_never_taken_for_copies() -> None:
+    """Ticks and wall timers are numbered by the wall clock: a task's new owner may have a clock behind the old
+    one's, and its records must still be applied (a replay of them is applied again: at-least-once)."""
+    marks = OriginMarks()
+    assert marks.admit(b"streamproc.wall.0:3:5000:0")
+    assert marks.admit(b"streamproc.wall.0:3:4000:0")
+    assert marks.admit(b"streamproc.wall.0:3:4000:0")
+    assert marks.admit(b"streamproc.timer.0.alert:3:4000:0")
+    assert not marks.admit(b"streamproc.timer.0.alert:3:4000:0")
+    assert marks.duplicates == 1

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 from streamproc import Bolt, JsonSerde, KafkaSpout, Store, StrSerde, Topology, Tuple
-from streamproc.runtime.gauges import consumer_lag, state_sizes
+from streamproc.runtime.gauges import consumer_lag, state_sizes, stream_time_lag
 from streamproc.state.rocksdb import RocksDBBackend
 from streamproc.testing import TopologyTestDriver
 
@@ -79,3 +79,19 @@ def test_state_keys_count_each_key_and_sub_key_once(backend: str, monkeypatch: p
             expected = 100 * (1 + min(round_ + 1, 5))
             assert state_sizes(driver.plan, driver.tasks.values())["orders"][0] == expected
         assert state_sizes(driver.plan, driver.tasks.values())["orders"][1] > 0
+
+
+class Quiet(Bolt):
+    def process(self, tup: Tuple) -> None:
+        pass
+
+
+def test_stream_time_lag_is_wall_clock_minus_stream_time_for_tasks_that_have_one() -> None:
+    topology = Topology("lagged")
+    topology.spout("in", KafkaSpout("events", key_serde=StrSerde(), value_serde=JsonSerde()))
+    topology.bolt("quiet", Quiet).shuffle("in")
+    wall = 1_700_000_000_000
+    with TopologyTestDriver(topology, partitions=2, wall_time=wall) as driver:
+        driver.send("events", {}, key="k", partition=1, timestamp=wall - 90_000)
+        tasks = driver.manager.running()
+        assert stream_time_lag(tasks, wall + 10_000) == {tasks[1].id: 100.0}

@@ -16,7 +16,7 @@ from streamproc.state.keyed import KeyedState
 from streamproc.state.partition import MISSING, StorePartition, open_partition, prefix_end
 from streamproc.state.position import Position
 from streamproc.state.rocksdb import RocksDBBackend
-from streamproc.state.store import key_prefix
+from streamproc.state.store import key_prefix, reserved_key
 
 
 class Owner(Bolt):
@@ -140,6 +140,27 @@ def test_prefix_and_range_scans_merge_the_write_cache_with_committed_entries(sto
     assert list(store.iter_range(key_prefix(b'"aa"'), c)) == []
     commit(store)
     assert [k for k, _ in store.iter_range(b"")] == [a, a + b"2", a + b"3", c + b"x"]
+
+
+def test_raw_scans_merge_staged_framework_entries_and_deletes_with_committed_ones(store: StorePartition) -> None:
+    t = reserved_key("t.")
+    for i in (1, 3, 5, 7):
+        store.put_raw(t + bytes([i]), b"c%d" % i)
+    store.put(key_prefix(b'"user"'), 1)  # a user entry: never in a raw scan of the framework range
+    commit(store)
+    assert store.dirty_count == 0
+    store.put_raw(t + bytes([2]), b"new")  # staged, between committed entries
+    store.put_raw(t + bytes([3]), None)  # a committed entry deleted
+    store.put_raw(t + bytes([5]), b"changed")
+    store.put_raw(t + bytes([9]), b"last")
+    assert store.dirty_count == 4  # a staged framework entry makes a checkpoint due
+    assert list(store.iter_raw(t, t + b"\xff")) == [
+        (t + b"\x01", b"c1"), (t + b"\x02", b"new"), (t + b"\x05", b"changed"), (t + b"\x07", b"c7"),
+        (t + b"\x09", b"last")]
+    assert list(store.iter_raw(t + b"\x03", t + b"\x07")) == [(t + b"\x05", b"changed")]
+    commit(store)
+    assert [k[-1] for k, _ in store.iter_raw(t, t + b"\xff")] == [1, 2, 5, 7, 9]
+    assert store.backend.get(t + b"\x03") is None
 
 
 def test_prefix_end_is_the_first_key_past_the_prefix() -> None:
