@@ -20,8 +20,8 @@ GUARANTEES = ["at-least-once"]
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TcpProxy]:
-    with proxied_broker(tmp_path_factory.mktemp("chaos-broker") / "tansu.log") as (_, proxy):
+def proxy(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TcpProxy]:
+    with proxied_broker(tmp_path_factory.mktemp("chaos-broker") / "broker.log", broker_kind) as proxy:
         yield proxy
 
 
