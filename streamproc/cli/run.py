@@ -80,6 +80,10 @@ def register(commands: Any) -> None:
                              "outputs, state changes and input offsets commit in one Kafka transaction per "
                              "checkpoint, so read_committed consumers see each output once (needs transactions "
                              "on the broker)")
+    parser.add_argument("--replication-factor", type=_positive_int, default=-1, metavar="N",
+                        help="replicas of the topics the worker creates (changelogs, repartition, dead-letter, "
+                             "missing outputs); 3 or more also sets their min.insync.replicas=2 (default: the "
+                             "cluster's default.replication.factor)")
     parser.add_argument("--group-id", help="consumer group id (default: the topology name)")
     parser.add_argument("-X", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="librdkafka setting for every client, e.g. -X security.protocol=SSL (repeatable); "
@@ -133,6 +137,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         standby_replicas=args.standby_replicas,
         assignor=args.assignor,
         shutdown_timeout=args.shutdown_timeout,
+        replication_factor=args.replication_factor,
     )
     if monitor is not None:
         monitor.start()

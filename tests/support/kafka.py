@@ -48,9 +48,10 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 
 
 def create_topic(bootstrap: str, name: str, partitions: int, client: Mapping[str, Any] | None = None) -> None:
-    """``client``: extra librdkafka settings (TLS) for this and the helpers below."""
+    """``client``: extra librdkafka settings (TLS) for this and the helpers below. On Apache Kafka the
+    topic gets the cluster's default replication factor (3 on the three-node test cluster)."""
     admin = AdminClient({"bootstrap.servers": bootstrap, **(client or {})})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result()
+    admin.create_topics([NewTopic(name, partitions, 1 if TEST_BROKER == "tansu" else -1)])[name].result()
     wait_for(lambda: name in admin.list_topics(timeout=5).topics, 10, f"topic {name} to appear")
 
 
