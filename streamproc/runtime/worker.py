@@ -111,6 +111,8 @@ class Worker:
         self.policy = ErrorPolicy(s.on_error, self.plan.name, self.output, self.metrics.failed)
         config = consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos)
         config["partition.assignment.strategy"] = check_assignor(self.plan, s.assignor)
+        if s.instance_id:  # static membership: one id per worker process, the same on every restart
+            config["group.instance.id"] = f"{s.instance_id}-{s.worker_index}"
         self.consumer = new_consumer(config)
         self.dispatcher = Dispatcher(self.consumer, self._consumed, self.metrics)
         self.restorer = ChangelogRestorer(
