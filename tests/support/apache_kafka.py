@@ -55,6 +55,12 @@ FAST_BROKER = {
     # within the tests' 6 s consumer session, so a broker failure costs no group member its partitions.
     "broker.session.timeout.ms": "3000",
     "broker.heartbeat.interval.ms": "500",
+    # The consumer group protocol of KIP-848 takes session and heartbeat times from the broker: as the
+    # classic protocol's test clients set them.
+    "group.consumer.min.session.timeout.ms": "1000",
+    "group.consumer.session.timeout.ms": "6000",
+    "group.consumer.min.heartbeat.interval.ms": "500",
+    "group.consumer.heartbeat.interval.ms": "1000",
 }
 
 #: Topic settings that make the log cleaner compact a topic within seconds of being written. Segments roll

@@ -191,11 +191,14 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[i
 class RunningTopology:
     """``streamproc run`` as a child process, logging to a file."""
 
-    def __init__(self, target: Path | str, bootstrap: str, state_dir: Path, log_path: Path, *extra: str) -> None:
+    def __init__(self, target: Path | str, bootstrap: str, state_dir: Path, log_path: Path, *extra: str,
+                 group: Mapping[str, str] = FAST_GROUP) -> None:
+        """``group``: the client settings given first (the consumer group protocol of KIP-848 refuses
+        session and heartbeat settings: the broker sets them)."""
         self.log_path = log_path
         command = [sys.executable, "-m", "streamproc.cli.main", "run", str(target), "--bootstrap-servers", bootstrap,
                    "--state-dir", str(state_dir), "--commit-interval", "0.5"]
-        for key, value in FAST_GROUP.items():
+        for key, value in group.items():
             command += ["-X", f"{key}={value}"]
         command += list(extra)
         self._log = open(log_path, "ab")  # noqa: SIM115
