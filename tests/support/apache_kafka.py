@@ -160,8 +160,8 @@ class KafkaCluster:
     ``advertised`` replaces the addresses the brokers give clients in their metadata (one per node), for
     clients that reach them through something else, such as a test's TCP proxy. ``config`` adds or
     overrides broker settings; ``scram_users`` (name: password) are created when the storage is
-    formatted, and the client listener then requires SASL/SCRAM-SHA-256 (over TLS when ``tls`` is given
-    as (keystore.p12, truststore.p12, password)).
+    formatted, and the client listener then requires SASL/SCRAM-SHA-256. ``tls`` (the server's PKCS#12
+    keystore, a PEM file of the CA certificates it trusts, the keystore's password) makes it mutual TLS.
     """
 
     size: int = 1
@@ -170,6 +170,9 @@ class KafkaCluster:
     config: Mapping[str, str] = field(default_factory=dict)
     scram_users: Mapping[str, str] = field(default_factory=dict)
     tls: tuple[Path, Path, str] | None = None
+    #: librdkafka settings of a client the listener accepts (its certificate, under mutual TLS), used to
+    #: check the nodes are up.
+    client: Mapping[str, str] = field(default_factory=dict)
     heap: str = "512m"
     #: The client port of each node (free ports when not given), for a proxy set up before the cluster.
     ports: list[int] | None = None
@@ -261,8 +264,8 @@ class KafkaCluster:
             settings.update({
                 "ssl.keystore.type": "PKCS12", "ssl.keystore.location": str(keystore),
                 "ssl.keystore.password": password, "ssl.key.password": password,
-                "ssl.truststore.type": "PKCS12", "ssl.truststore.location": str(truststore),
-                "ssl.truststore.password": password,
+                "ssl.truststore.type": "PEM", "ssl.truststore.location": str(truststore),
+                "ssl.client.auth": "required",
                 "ssl.endpoint.identification.algorithm": "",
             })
         return settings
@@ -334,7 +337,7 @@ class KafkaCluster:
                              "sasl.username": name, "sasl.password": password})
         elif self.tls:
             settings["security.protocol"] = "SSL"
-        return settings
+        return {**settings, **self.client}
 
     # --- failures and stopping ---------------------------------------------------------------------
     def kill(self, node: KafkaNode) -> None:
