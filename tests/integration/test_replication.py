@@ -74,8 +74,10 @@ def test_sigkill_of_the_busiest_leader_mid_stream_loses_nothing(cluster: KafkaCl
 
 def test_two_of_three_brokers_down_stalls_the_workers_and_loses_nothing(cluster: KafkaCluster, tmp_path: Path) -> None:
     """With two brokers gone no write reaches min.insync.replicas (and the controllers lose their quorum):
-    the workers cannot go on and librdkafka's warnings say why; when one broker returns they go on, and
-    nothing is lost.
+    the workers cannot go on; when one broker returns they go on, and nothing is lost. What they say
+    depends on where the group coordinator was: if it died, session timeouts and lost partitions; if
+    not, only librdkafka's lines about the dropped connections (the input cannot be written either, so
+    an idle worker has nothing else to report).
 
     Not yet as it should be: when the group coordinator comes back and the workers are assigned again
     while a partition still has no leader, get_watermark_offsets for the restore raises in the assign
@@ -93,8 +95,8 @@ def test_two_of_three_brokers_down_stalls_the_workers_and_loses_nothing(cluster:
             cluster.kill(node)
         feeding = threading.Thread(target=wc.feed, args=(2000,), kwargs={"seed": 65, "flush_timeout": 300})
         feeding.start()  # its producer waits for the brokers, as the workers must
-        stuck = r"NOT_ENOUGH_REPLICAS|checkpoint failed|[Tt]imed out|Coordinator"
-        wait_for(lambda: re.search(stuck, running.log()[mark:]), 120, "the workers to say why they are stuck")
+        stuck = r"Disconnected|NOT_ENOUGH_REPLICAS|checkpoint failed|[Tt]imed out"
+        wait_for(lambda: re.search(stuck, running.log()[mark:]), 60, "the workers to log the brokers' loss")
         cluster.start_node(down[0])
         feeding.join(300)
         assert not feeding.is_alive()

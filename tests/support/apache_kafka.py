@@ -33,7 +33,7 @@ from tests.support.kafka_jars import VERSION, KafkaUnavailable, fetch_jars, find
 __all__ = ["COMPACT_FAST", "VERSION", "KafkaCluster", "KafkaStartError", "KafkaUnavailable"]
 
 #: Broker settings for tests: no waiting before the first rebalance, small internal topics, a log cleaner
-#: that looks for work every second (topics that a test wants compacted set small segments themselves:
+#: that looks for work every 0.5 s (topics that a test wants compacted set small segments themselves:
 #: see COMPACT_FAST), and session timeouts down to one second allowed.
 FAST_BROKER = {
     "group.initial.rebalance.delay.ms": "0",
