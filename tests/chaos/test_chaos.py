@@ -39,4 +39,6 @@ def test_chaos(proxy: TcpProxy, tmp_path: Path, guarantee: str) -> None:
     assert summary.outputs >= summary.words, report
     if guarantee == "exactly-once":
         assert summary.duplicates == 0 and summary.outputs == summary.words, report
-    assert summary.records_restored > 0, f"partitions moved between members, so stores must restore\n{report}"
+    # Store partitions restored, not necessarily records: on Kafka a restore killed at the "restore" moment
+    # can have applied everything before its "restored" line, and then resumes with nothing left to apply.
+    assert summary.restores > 0, f"partitions moved between members, so stores must restore\n{report}"

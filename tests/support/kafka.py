@@ -57,7 +57,10 @@ def create_topic(bootstrap: str, name: str, partitions: int, client: Mapping[str
 
 def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition: int | None = None,
             client: Mapping[str, Any] | None = None, flush_timeout: float = 30.0) -> int:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **(client or {})})
+    # Idempotent: a batch retried across a broker failure or a cut connection (Kafka acknowledges it once
+    # it is back) must not be written twice, or the input would hold sentences the test never counted.
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True,
+                         **(client or {})})
     count = 0
     for value in values:
         data = value.encode() if isinstance(value, str) else value
