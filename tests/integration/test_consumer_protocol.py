@@ -53,9 +53,8 @@ def test_assignment_revocation_and_standby_restore_under_the_consumer_protocol(w
         wc.feed(500, seed=93)
         wc.wait_exact(a)
     finally:
-        assert a.stop() == 0
-        if b is not None:
-            b.stop()
+        codes = [a.stop(), *([] if b is None else [b.stop()])]  # both stopped before either is judged
+        assert codes[0] == 0, codes
     log = a.log()
     assert "exited with" not in log and "exited with" not in b.log(), log[-3000:]
     # A kept standby copies of B's stores, so taking them back restores only the tail.
