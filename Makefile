@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test unit lint docs demo bench bench-restore chaos broker up down clean
+.PHONY: install test unit test-kafka kafka-jars lint docs demo bench bench-restore chaos broker up down clean
 
 install: $(STAMP)
 
@@ -14,10 +14,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: install lint docs unit
+# The whole suite on the embedded broker (Tansu), then what talks to a broker again on Apache Kafka.
+test: install lint docs unit test-kafka
 
 unit: install
 	$(PY) -m pytest -q -n 3 --dist loadfile
+
+# Integration, CLI and chaos tests on Apache Kafka (tests/support/apache_kafka.py): one broker shared by
+# the three test processes. Without Java 17+ or Maven these tests are reported skipped, saying why.
+test-kafka: install
+	STREAMPROC_TEST_BROKER=kafka $(PY) -m pytest -q -n 3 --dist loadfile tests/integration tests/cli tests/chaos
+
+# Fetch the pinned Apache Kafka jars (tests/kafka_broker/pom.xml) into ~/.cache/streamproc with Maven.
+kafka-jars: install
+	$(PY) -m tests.support.apache_kafka --fetch
 
 lint: install
 	$(VENV)/bin/ruff check streamproc tests topologies bench docs

@@ -162,6 +162,24 @@ def test_compose_has_the_kafka_and_wordcount_services(compose_config: dict[str, 
     assert services["kafka"].get("healthcheck", {}).get("test"), "kafka needs a healthcheck for depends_on"
 
 
+def test_compose_runs_the_kafka_version_the_tests_run() -> None:
+    from tests.support.apache_kafka import VERSION
+
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    images = {name: service["image"] for name, service in services.items()
+              if service.get("image", "").startswith("apache/kafka:")}
+    assert images and set(images.values()) == {f"apache/kafka:{VERSION}"}, images
+
+
+def test_ci_runs_the_kafka_half_and_fetches_its_jars_first() -> None:
+    targets = make_targets(MAKEFILE.read_text())
+    assert "test-kafka" in targets and any("test-kafka" in line for line in
+                                           MAKEFILE.read_text().splitlines() if line.startswith("test:"))
+    assert any("STREAMPROC_TEST_BROKER=kafka" in line for line in targets["test-kafka"])
+    script = (REPO / ".ci" / "run").read_text()
+    assert script.index("make kafka-jars") < script.index("\nmake test")
+
+
 def test_wordcount_service_runs_the_wordcount_topology_against_the_compose_kafka(
         compose_config: dict[str, Any]) -> None:
     services = compose_config["services"]

@@ -92,6 +92,14 @@ def register(commands: Any) -> None:
                              "outputs, state changes and input offsets commit in one Kafka transaction per "
                              "checkpoint, so read_committed consumers see each output once (needs transactions "
                              "on the broker)")
+    parser.add_argument("--replication-factor", type=_positive_int, default=-1, metavar="N",
+                        help="replicas of the topics the worker creates (changelogs, repartition, dead-letter, "
+                             "missing outputs); 3 or more also sets their min.insync.replicas=2 (default: the "
+                             "cluster's default.replication.factor)")
+    parser.add_argument("--instance-id", metavar="ID",
+                        help="static group membership: worker N is group.instance.id ID-N, so a worker restarted "
+                             "within session.timeout.ms takes its partitions back without a rebalance of the "
+                             "others (give each host its own ID; Apache Kafka 2.3+)")
     parser.add_argument("--group-id", help="consumer group id (default: the topology name)")
     parser.add_argument("-X", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="librdkafka setting for every client, e.g. -X security.protocol=SSL (repeatable); "
@@ -167,6 +175,8 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         shutdown_timeout=args.shutdown_timeout,
         max_future_skew=args.max_future_skew,
         idle_advance=args.idle_advance,
+        replication_factor=args.replication_factor,
+        instance_id=args.instance_id,
     )
     if monitor is not None:
         monitor.start()

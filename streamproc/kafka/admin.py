@@ -105,8 +105,11 @@ def ensure_topics(admin: AdminClient, specs: list[TopicSpec], replication_factor
     missing = [s for s in specs if s.name not in existing]
     if not missing:
         return
+    # Three replicas or more: a write is acknowledged (acks=all) only once two hold it, so losing one broker
+    # loses nothing acknowledged and the topic stays writable.
+    durable = {"min.insync.replicas": "2"} if replication_factor >= 3 else {}
     futures = admin.create_topics(
-        [NewTopic(s.name, s.partitions, replication_factor, config=dict(s.config)) for s in missing],
+        [NewTopic(s.name, s.partitions, replication_factor, config={**durable, **s.config}) for s in missing],
         operation_timeout=timeout,
     )
     for name, future in futures.items():

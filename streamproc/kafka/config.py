@@ -75,6 +75,8 @@ def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any],
     })
     conf.update({k: v for k, v in overrides.items() if not k.startswith(_PRODUCER_ONLY)})
     conf.update(_PROTECTED_CONSUMER)
+    if str(conf.get("group.protocol", "classic")).lower() == "consumer":
+        conf.pop("partition.assignment.strategy", None)  # KIP-848: the broker assigns (group.remote.assignor)
     return conf
 
 

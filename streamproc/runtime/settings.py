@@ -46,3 +46,6 @@ class WorkerSettings:
     idle_advance: float | None = None
     #: Seconds a graceful stop (final checkpoint, leaving the group) may take before the worker gives up.
     shutdown_timeout: float = 30.0
+    #: Static group membership (Kafka's group.instance.id, "ID-<worker index>"): a worker back within the
+    #: session timeout gets its partitions again without a rebalance of the others.
+    instance_id: str | None = None

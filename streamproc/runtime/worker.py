@@ -108,7 +108,15 @@ class Worker:
         self.producer = self.output.producer
         self.policy = ErrorPolicy(s.on_error, self.plan.names.dlq(), self.output, self.metrics.failed)
         config = consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos)
-        config["partition.assignment.strategy"] = check_assignor(self.plan, s.assignor)
+        assignor = check_assignor(self.plan, s.assignor)
+        if self._new_protocol:
+            # KIP-848: the broker assigns, always incrementally; its "range" co-locates partition p of
+            # equally partitioned topics as the classic range assignor does, "uniform" is the sticky one.
+            config.setdefault("group.remote.assignor", "range" if assignor == "range" else "uniform")
+        else:
+            config["partition.assignment.strategy"] = assignor
+        if s.instance_id:  # static membership: one id per worker process, the same on every restart
+            config["group.instance.id"] = f"{s.instance_id}-{s.worker_index}"
         self.consumer = new_consumer(config)
         self.restorer = ChangelogRestorer(
             new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos),
@@ -266,9 +274,14 @@ class Worker:
                  len(result.offsets), result.changelog_records, result.seconds * 1000, replays)
 
     # --- rebalances ------------------------------------------------------------------------------
+    @property
+    def _new_protocol(self) -> bool:
+        """The consumer group protocol of KIP-848 (-X group.protocol=consumer; Apache Kafka 4)."""
+        return str(self.settings.overrides.get("group.protocol", "classic")).lower() == "consumer"
+
     def _cooperative(self, consumer: Any) -> bool:
         """Whether rebalances are incremental (confluent-kafka does not expose librdkafka's answer)."""
-        return self.settings.assignor == "cooperative-sticky"
+        return self.settings.assignor == "cooperative-sticky" or self._new_protocol
 
     def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         # Eager: the full new assignment. Cooperative: only the partitions added to the current one.

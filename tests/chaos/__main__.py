@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--outage", type=float, default=30.0, help="seconds the broker connection is cut once")
     parser.add_argument("--guarantee", default="at-least-once", choices=["at-least-once", "exactly-once"])
+    parser.add_argument("--broker", default="tansu", choices=["tansu", "kafka"],
+                        help="the embedded broker, or Apache Kafka (tests/support/apache_kafka.py)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, help="logs and state directories (default: a temporary directory)")
     args = parser.parse_args(argv)
@@ -31,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"chaos: {config.messages:,} messages, {config.kills} kills, {config.outage:.0f} s outage; "
           f"logs in {workdir}", flush=True)
-    with proxied_broker(workdir / "broker.log") as (_, proxy):
+    with proxied_broker(workdir / "broker.log", args.broker) as proxy:
         summary = ChaosDriver(proxy, workdir, config).run()
     print(summary.render(), flush=True)
     return 0 if summary.ok else 1

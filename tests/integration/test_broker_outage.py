@@ -28,8 +28,8 @@ OUTAGE = 30.0
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TcpProxy]:
-    with proxied_broker(tmp_path_factory.mktemp("proxied") / "tansu.log") as (_, proxy):
+def proxy(broker_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TcpProxy]:
+    with proxied_broker(tmp_path_factory.mktemp("proxied") / "broker.log", broker_kind) as proxy:
         yield proxy
 
 

@@ -68,9 +68,11 @@ DAMAGE: list[Callable[[Path], None]] = [delete_directory, truncate_sst, garbage_
                                         garbage_current, truncate_everything]
 
 
-def _applied(log: str, changelog: str, partition: int) -> int:
-    found = re.findall(rf"restored {re.escape(changelog)}\[{partition}\]: (\d+) records applied", log)
-    return sum(int(n) for n in found)
+def _rebuilt(log: str, changelog: str, partition: int) -> bool:
+    """Restored from the changelog's start. Not "records applied > 0": a restore cut short by the worker's
+    exit (the SST garbage found in another partition meanwhile) goes on after the restart from where it
+    got, so its records may all have been applied before any "restored" line."""
+    return f"restoring {changelog}[{partition}] from offset 0 " in log
 
 
 def test_damaged_store_partitions_are_rebuilt_from_the_changelog(wordcount: MakeRun) -> None:
@@ -93,7 +95,7 @@ def test_damaged_store_partitions_are_rebuilt_from_the_changelog(wordcount: Make
     assert log.count("exited with") <= 1, f"a crash loop:\n{log[-3000:]}"
     changelog = f"{wc.name}-counts-changelog"
     for partition, damage in enumerate(DAMAGE):
-        assert _applied(log, changelog, partition) > 0, f"{damage.__name__}: not rebuilt from the changelog"
+        assert _rebuilt(log, changelog, partition), f"{damage.__name__}: not rebuilt from the changelog"
         path = re.escape(str(stores / str(partition)))
         if damage is garbage_in_sst_data:
             assert re.search(rf"state directory {path} is damaged .*; discarded it, restarting", log), log[-3000:]

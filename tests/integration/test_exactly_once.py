@@ -4,8 +4,8 @@ The embedded broker (Tansu) runs transactions and keeps read_committed readers b
 but it hands them the records of aborted transactions (README: "What the embedded broker does
 differently"). So the tests here prove the
 commit path on it: offsets advance only with a committed transaction, nothing of an aborted one
-reaches state, a fenced worker stops. That consumers skip aborted output is proven only against a
-real Kafka, named by STREAMPROC_TEST_BOOTSTRAP; without it those tests are skipped, saying why.
+reaches state, a fenced worker stops. That consumers skip aborted output is proven only on Apache Kafka:
+in the suite's Kafka half (STREAMPROC_TEST_BROKER=kafka), or on one named by STREAMPROC_TEST_BOOTSTRAP.
 """
 
 from __future__ import annotations
@@ -49,12 +49,15 @@ KEYS = ["a", "b", "c"]
 
 
 @pytest.fixture
-def real_kafka() -> str:
+def real_kafka(broker_kind: str, broker: str) -> str:
+    """Apache Kafka: the suite's broker in its Kafka half, or one named by STREAMPROC_TEST_BOOTSTRAP."""
+    if broker_kind == "kafka":
+        return broker
     bootstrap = os.environ.get(REAL_KAFKA_ENV)
     if not bootstrap:
-        pytest.skip(f"needs Apache Kafka: set {REAL_KAFKA_ENV}=HOST:PORT. The embedded broker hands "
-                    "read_committed consumers the records of aborted transactions, so it cannot "
-                    "show that they are skipped")
+        pytest.skip(f"runs in the Apache Kafka half (STREAMPROC_TEST_BROKER=kafka), or set {REAL_KAFKA_ENV}="
+                    "HOST:PORT. The embedded broker hands read_committed consumers the records of aborted "
+                    "transactions, so it cannot show that they are skipped")
     return bootstrap
 
 

@@ -153,3 +153,13 @@ def test_consumers_refetch_soon_after_draining_a_full_prefetch_queue() -> None:
         assert build("k", "g", {}, "c")["fetch.queue.backoff.ms"] == "10"
         assert build("k", "g", {"fetch.queue.backoff.ms": "500"}, "c")["fetch.queue.backoff.ms"] == "500"
     assert "fetch.queue.backoff.ms" not in producer_config("k", {"fetch.queue.backoff.ms": "500"}, "c")
+
+
+def test_the_consumer_group_protocol_leaves_assignment_to_the_broker() -> None:
+    """KIP-848: librdkafka refuses partition.assignment.strategy with group.protocol=consumer."""
+    classic = consumer_config("k:9092", "g", {}, "c")
+    assert classic["partition.assignment.strategy"] == "range"
+    new = consumer_config("k:9092", "g", {"group.protocol": "consumer"}, "c")
+    assert "partition.assignment.strategy" not in new and new["group.protocol"] == "consumer"
+    assert "partition.assignment.strategy" not in restore_consumer_config("k:9092", "g", {"group.protocol": "consumer"},
+                                                                          "c")

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Literal
 
 from streamproc.devbroker import EmbeddedBroker, free_port
+from tests.support.apache_kafka import KafkaCluster
 
 CutMode = Literal["refuse", "blackhole"]
 _CHUNK = 256 * 1024
@@ -180,9 +181,15 @@ def _reset(sock: socket.socket) -> None:
 
 
 @contextlib.contextmanager
-def proxied_broker(log_path: Path | None = None) -> Iterator[tuple[EmbeddedBroker, TcpProxy]]:
-    """A broker of its own that every client reaches through a TcpProxy (bootstrap: ``proxy.address``)."""
+def proxied_broker(log_path: Path | None = None, kind: str = "tansu") -> Iterator[TcpProxy]:
+    """A broker of its own (``kind``: tansu, or kafka for Apache Kafka) that every client reaches through a
+    TcpProxy (bootstrap: ``proxy.address``)."""
     port = free_port()
-    with TcpProxy(("127.0.0.1", port)) as proxy, \
-            EmbeddedBroker(port=port, log_path=log_path, advertised=proxy.address) as broker:
-        yield broker, proxy
+    with TcpProxy(("127.0.0.1", port)) as proxy:
+        if kind == "kafka":
+            with KafkaCluster(1, workdir=None if log_path is None else log_path.parent / "kafka",
+                              advertised=[proxy.address], ports=[port]):
+                yield proxy
+        else:
+            with EmbeddedBroker(port=port, log_path=log_path, advertised=proxy.address):
+                yield proxy

@@ -42,7 +42,7 @@ def _name(common_name: str) -> x509.Name:
 
 def _certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: ec.EllipticCurvePrivateKey,
                  *, ca: bool = False, sans: list[x509.GeneralName] | None = None,
-                 usage: x509.ObjectIdentifier | None = None) -> x509.Certificate:
+                 usage: list[x509.ObjectIdentifier] | None = None) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
@@ -62,7 +62,7 @@ def _certificate(subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Nam
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     if usage is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usage), critical=False)
     return builder.sign(signer, hashes.SHA256())
 
 
@@ -81,11 +81,12 @@ def make_tls_files(directory: Path, client_key_password: str) -> TlsFiles:
     server_cert = _certificate(
         "localhost", server_key, ca_cert.subject, ca_key,
         sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
-        usage=ExtendedKeyUsageOID.SERVER_AUTH,
+        # Client authentication too: a Kafka broker checks its keystore by a handshake with itself.
+        usage=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
     )
     client_key = ec.generate_private_key(ec.SECP256R1())
     client_cert = _certificate("streamproc test client", client_key, ca_cert.subject, ca_key,
-                               usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+                               usage=[ExtendedKeyUsageOID.CLIENT_AUTH])
     files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key",
                      directory / "client.pem", directory / "client.key", client_key_password)
     files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
@@ -94,3 +95,15 @@ def make_tls_files(directory: Path, client_key_password: str) -> TlsFiles:
     files.client_cert.write_bytes(client_cert.public_bytes(serialization.Encoding.PEM))
     _write_key(files.client_key, client_key, client_key_password)
     return files
+
+
+def pkcs12_keystore(files: TlsFiles, path: Path, password: str) -> Path:
+    """The server's key and certificate (and the CA) as a PKCS#12 keystore, as a Java server reads them."""
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    key = serialization.load_pem_private_key(files.server_key.read_bytes(), None)
+    cert = x509.load_pem_x509_certificate(files.server_cert.read_bytes())
+    ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    path.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"kafka", key, cert, [ca], serialization.BestAvailableEncryption(password.encode())))  # type: ignore[arg-type]
+    return path
