@@ -103,15 +103,13 @@ class NoTimers:
 class TaskContext:
     """What a bolt learns about where it runs, handed to ``setup``."""
 
-    __slots__ = ("component", "logger", "partition", "services", "task_id", "topology")
+    __slots__ = ("component", "logger", "partition", "task_id", "topology")
 
-    def __init__(self, topology: str, component: str, task_id: str, partition: int, services: Any) -> None:
+    def __init__(self, topology: str, component: str, task_id: str, partition: int) -> None:
         self.topology = topology
         self.component = component
         self.task_id = task_id
         self.partition = partition
-        #: Runtime services a built-in component may need (the producer for a sink); opaque to users.
-        self.services = services
         self.logger = logging.getLogger(f"streamproc.bolt.{component}")
 
 

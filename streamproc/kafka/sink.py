@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamproc.components import Bolt, TaskContext, Tuple
+from streamproc.components import Bolt, Tuple
 from streamproc.serde.base import Headers, Serde, SerdeContext, fast_encoder
 from streamproc.serde.json import JsonSerde
 from streamproc.serde.simple import StrSerde
 
+if TYPE_CHECKING:
+    from streamproc.runtime.output import Output
 
 class KafkaSink(Bolt):
     """Produces ``tup.key``/``tup.value`` to ``topic`` (partitioned by key, murmur2 as Kafka's Java client).
@@ -28,10 +30,9 @@ class KafkaSink(Bolt):
         self._produce: Any = None
         self._send_slow: Any = None
 
-    def setup(self, context: TaskContext) -> None:
-        """Binds the task's producer (called by the runtime)."""
-        output = context.services
-        self._produce = output.producer.produce
+    def bind(self, output: Output) -> None:
+        """Write through ``output``, the task's (called by the runtime before ``setup``)."""
+        self._produce = output.positional_produce()
         self._send_slow = output.produce_output
 
     def process(self, tup: Tuple) -> None:

@@ -107,6 +107,11 @@ class Output:
                 # The local queue is full: serve delivery reports until there is room.
                 self.producer.poll(0.05)
 
+    def positional_produce(self) -> Callable[..., None]:
+        """The producer's ``produce``, for a sink's one-frame path that calls it positionally as ``send``
+        does; a BufferError it raises (the local queue is full) goes to ``produce_output``, which waits."""
+        return self._produce
+
     def produce_output(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers | None, timestamp: int | None
     ) -> None:

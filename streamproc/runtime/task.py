@@ -94,7 +94,9 @@ class Task:
                 reader.clock = self.time.clock
             for component, bolt in self.bolts.items():
                 try:
-                    bolt.setup(TaskContext(plan.name, component, self.id, partition, output))
+                    if isinstance(bolt, KafkaSink):
+                        bolt.bind(output)
+                    bolt.setup(TaskContext(plan.name, component, self.id, partition))
                 except (Exception, SystemExit) as exc:
                     raise BoltSetupError(f"setup() of bolt {component!r} failed in task {self.id}: "
                                          f"{type(exc).__name__}: {exc}") from exc

@@ -67,7 +67,7 @@ def test_the_sink_encodes_alike_on_both_paths(fast: bool) -> None:
     key_serde, value_serde = serdes(fast)
     broker = MemoryBroker()
     sink = KafkaSink("out", key_serde=key_serde, value_serde=value_serde)
-    sink._produce = MemoryProducer(broker).produce
+    sink.bind(Output(MemoryProducer(broker)))
     sink.write("k", {"n": 1}, [("h", b"1")], 5)
     sink.write(None, [1, "x"], None, 6)
     [first, second] = broker.log("out", 0)  # an in-memory topic has one partition unless created with more
