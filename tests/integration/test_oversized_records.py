@@ -24,7 +24,7 @@ topology.bolt("out", KafkaSink({sink!r}, key_serde=BytesSerde(), value_serde=Byt
 def test_a_2mb_message_under_dlq(broker: str, tmp_path: Path) -> None:
     name = unique("big")
     source, sink = f"{name}-in", f"{name}-out"
-    create_topic(broker, source, 1)
+    create_topic(broker, source, 1, config={"max.message.bytes": "3000000"})  # Kafka's default is ~1 MB
     target = tmp_path / "target.py"
     target.write_text(TOPOLOGY.format(name=name, source=source, sink=sink))
     big = b"x" * 2_000_000  # over the worker producer's default message.max.bytes (1,000,000)

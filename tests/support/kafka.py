@@ -47,11 +47,13 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
         time.sleep(interval)
 
 
-def create_topic(bootstrap: str, name: str, partitions: int, client: Mapping[str, Any] | None = None) -> None:
-    """``client``: extra librdkafka settings (TLS) for this and the helpers below. On Apache Kafka the
-    topic gets the cluster's default replication factor (3 on the three-node test cluster)."""
+def create_topic(bootstrap: str, name: str, partitions: int, client: Mapping[str, Any] | None = None,
+                 config: Mapping[str, str] | None = None) -> None:
+    """``client``: extra librdkafka settings (TLS) for this and the helpers below; ``config``: topic settings.
+    On Apache Kafka the topic gets the cluster's default replication factor (3 on the three-node cluster)."""
     admin = AdminClient({"bootstrap.servers": bootstrap, **(client or {})})
-    admin.create_topics([NewTopic(name, partitions, 1 if TEST_BROKER == "tansu" else -1)])[name].result()
+    topic = NewTopic(name, partitions, 1 if TEST_BROKER == "tansu" else -1, config=dict(config or {}))
+    admin.create_topics([topic])[name].result()
     wait_for(lambda: name in admin.list_topics(timeout=5).topics, 10, f"topic {name} to appear")
 
 
@@ -61,17 +63,24 @@ def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition
     # it is back) must not be written twice, or the input would hold sentences the test never counted.
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True,
                          **(client or {})})
+    failed: list[str] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        if err is not None:
+            failed.append(str(err))
+
     count = 0
     for value in values:
         data = value.encode() if isinstance(value, str) else value
         if partition is None:
-            producer.produce(topic, value=data, key=str(count).encode())
+            producer.produce(topic, value=data, key=str(count).encode(), on_delivery=delivered)
         else:
-            producer.produce(topic, value=data, partition=partition)
+            producer.produce(topic, value=data, partition=partition, on_delivery=delivered)
         count += 1
         if count % 10000 == 0:
             producer.poll(0)
     assert producer.flush(flush_timeout) == 0
+    assert not failed, f"{len(failed)} of {count} records to {topic} were refused, first: {failed[0]}"
     return count
 
 
