@@ -14,7 +14,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError
 
-from streamproc.errors import ConfigError
+from streamproc.errors import ConfigError, FatalError
 from streamproc.metrics import RuntimeMetrics, Tally
 from streamproc.state.position import TP
 
@@ -26,6 +26,13 @@ Read = Callable[[Any], None]
 def _unreachable(msg: Any) -> None:  # pragma: no cover - replaced before the first message
     raise AssertionError("no reader selected")
 
+
+#: Authorization failures a consumer reports: (the operation denied, what on when no topic is named).
+_DENIED = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: ("READ (and DESCRIBE)", "an input topic"),
+    KafkaError.GROUP_AUTHORIZATION_FAILED: ("READ", "its consumer group"),
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: ("the cluster operation it needs", "the cluster"),
+}
 
 #: Where the empty run before a batch's first message is counted.
 _NO_TALLY = Tally()
@@ -49,7 +56,7 @@ class Dispatcher:
         run = 0
         for msg in messages:
             if msg.error() is not None:
-                self._consumer_error(msg.error())
+                self._consumer_error(msg.error(), msg.topic())
                 continue
             if msg.partition() != partition or msg.topic() != topic:
                 tally.count += run
@@ -60,10 +67,16 @@ class Dispatcher:
             run += 1
         tally.count += run
 
-    def _consumer_error(self, err: Any) -> None:
-        if err.code() == KafkaError._PARTITION_EOF:
+    def _consumer_error(self, err: Any, topic: str | None) -> None:
+        code = err.code()
+        if code == KafkaError._PARTITION_EOF:
             return
         self._metrics.error("consumer", err.name())
+        denied = _DENIED.get(code)
+        if denied is not None:  # a restart cannot fix a missing grant: stop with what to grant
+            what = f"topic {topic!r}" if topic and code == KafkaError.TOPIC_AUTHORIZATION_FAILED else denied[1]
+            raise FatalError(f"the broker denies this worker's user {denied[0]} on {what} ({err.str()}); grant it "
+                             "with an ACL (e.g. kafka-acls --add --operation READ ...) and start again")
         if err.fatal():
             raise ConfigError(f"consumer failed: {err.str()}")
         log.warning("consumer: %s", err.str())

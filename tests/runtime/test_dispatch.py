@@ -19,13 +19,13 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from streamproc.components import Tuple
 from streamproc.kafka.continuity import ContiguousConsumer
+from streamproc.kafka.memory import MemoryMessage
 from streamproc.metrics import RuntimeMetrics, Tally
 from streamproc.runtime.dispatch import Dispatcher
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.readers import InternalReader
 from streamproc.serde.json import JsonSerde
-from streamproc.testing import MemoryMessage
 from tests.support.kafka import create_topic, unique, wait_for
 
 
@@ -210,3 +210,31 @@ def test_gaps_left_by_transaction_markers_are_read_twice_then_taken(broker: str,
     gaps = sum(1 for a, b in pairwise(offsets) if b != a + 1)
     assert gaps == 2, "a commit marker after each of the first two transactions"
     assert gap_errors(h.metrics) == 2
+
+
+class Denied:
+    def __init__(self, code: int) -> None:
+        self._code = code
+
+    def code(self) -> int:
+        return self._code
+
+    def name(self) -> str:
+        return "TOPIC_AUTHORIZATION_FAILED"
+
+    def str(self) -> str:
+        return "Broker: Topic authorization failed"
+
+    def fatal(self) -> bool:
+        return False
+
+
+def test_a_denied_read_stops_the_worker_naming_the_topic_and_the_operation() -> None:
+    from confluent_kafka import KafkaError
+
+    from streamproc.errors import FatalError
+
+    h = Harness(SeekRecorder(), "rep", 1)
+    event = MemoryMessage("orders", 0, 0, None, None, None, 0, Denied(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    with pytest.raises(FatalError, match=r"denies this worker's user READ.* on topic 'orders'.*grant it"):
+        h.dispatcher.dispatch([event])
