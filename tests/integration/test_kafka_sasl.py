@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.test_security import flags, run_failing
 from tests.support.apache_kafka import KafkaCluster
-from tests.support.wordcount import WordCountRun
+from tests.support.wordcount import run_until_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.broker(
     "kafka", reason="Tansu keeps users in its own storage and adding one needs a login, so none can succeed")]
@@ -33,19 +33,8 @@ def scram(password: str) -> dict[str, str]:
 
 def test_wordcount_logs_in_with_scram(sasl_kafka: str, tmp_path: Path) -> None:
     client = scram(PASSWORD)
-    run = WordCountRun(sasl_kafka, tmp_path, partitions=3, client=client)
-    try:
-        run.feed(300, seed=81)
-        running = run.start(*flags(client), "--log-level", "DEBUG", "-X", "debug=security")
-        try:
-            run.wait_exact(running, timeout=90)
-        finally:
-            code = running.stop()
-    finally:
-        run.close()
-    output = running.log()
-    assert code == 0, output[-3000:]
-    assert "exited with" not in output
+    _, output = run_until_exact(sasl_kafka, tmp_path, client, 81, *flags(client), "--log-level", "DEBUG",
+                             "-X", "debug=security")
     assert "sasl.password=[redacted]" in output
     assert "SCRAM" in output, "librdkafka's security debug lines should show the SCRAM exchange"
     assert PASSWORD not in output

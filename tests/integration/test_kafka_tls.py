@@ -12,7 +12,7 @@ import pytest
 from tests.integration.test_security import KEY_PASSWORD, flags, run_failing
 from tests.support.apache_kafka import KafkaCluster
 from tests.support.tls import TlsFiles, make_tls_files, pkcs12_keystore
-from tests.support.wordcount import WordCountRun
+from tests.support.wordcount import run_until_exact
 
 pytestmark = [pytest.mark.integration, pytest.mark.broker(
     "kafka", reason="the embedded broker's TLS is streamproc's own terminator (tests/integration/test_security.py)")]
@@ -36,19 +36,7 @@ def tls_kafka(broker_kind: str, tls: TlsFiles, tmp_path_factory: pytest.TempPath
 
 def test_wordcount_over_mutual_tls_on_kafka(tls_kafka: str, tls: TlsFiles, tmp_path: Path) -> None:
     client = tls.client_settings()
-    run = WordCountRun(tls_kafka, tmp_path, partitions=3, client=client)
-    try:
-        run.feed(300, seed=85)
-        running = run.start(*flags(client))
-        try:
-            run.wait_exact(running, timeout=90)
-        finally:
-            code = running.stop()
-    finally:
-        run.close()
-    output = running.log()
-    assert code == 0, output[-3000:]
-    assert "exited with" not in output
+    _, output = run_until_exact(tls_kafka, tmp_path, client, 85, *flags(client))
     assert "ssl.key.password=[redacted]" in output and KEY_PASSWORD not in output
 
 

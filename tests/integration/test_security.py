@@ -16,7 +16,7 @@ import pytest
 from streamproc.devbroker import EmbeddedBroker, find_tansu, free_port
 from tests.support.kafka import REPO, wait_for
 from tests.support.tls import TlsFiles, make_tls_files
-from tests.support.wordcount import WordCountRun
+from tests.support.wordcount import run_until_exact
 
 pytestmark = pytest.mark.integration
 
@@ -72,19 +72,7 @@ def test_wordcount_over_mutual_tls_with_an_encrypted_key(mtls_broker: str, tls: 
     and producer alike. librdkafka debug logging also covers the regression where a log line after
     the assign callback aborted the worker."""
     client = tls.client_settings()
-    run = WordCountRun(mtls_broker, tmp_path, partitions=3, client=client)
-    try:
-        run.feed(300, seed=5)
-        running = run.start(*flags(client), *VERBOSE)
-        try:
-            run.wait_exact(running, timeout=60)
-        finally:
-            code = running.stop()
-    finally:
-        run.close()
-    output = running.log()
-    assert code == 0, output[-3000:]
-    assert "exited with" not in output  # no worker crashed and was restarted on the way
+    run, output = run_until_exact(mtls_broker, tmp_path, client, 5, *flags(client), *VERBOSE, timeout=60)
     assert "ssl://" in output  # librdkafka's debug lines name the TLS connections
     assert "ssl.key.password=[redacted]" in output  # the supervisor logs the settings, redacted
     assert KEY_PASSWORD not in output

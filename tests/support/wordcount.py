@@ -109,3 +109,24 @@ class WordCountRun:
 
 
 MakeRun = Callable[..., WordCountRun]
+
+
+def run_until_exact(bootstrap: str, tmp_path: Path, client: Mapping[str, Any], seed: int, *args: str,
+                    timeout: float = 90.0) -> tuple[WordCountRun, str]:
+    """Feed 300 sentences to a word count over ``client`` settings (TLS, SASL), run it until its counts are
+    exact, stop it, and return the (closed) run and its log: it must have stopped cleanly, with no worker
+    restarted on the way."""
+    run = WordCountRun(bootstrap, tmp_path, partitions=3, client=client)
+    try:
+        run.feed(300, seed=seed)
+        running = run.start(*args)
+        try:
+            run.wait_exact(running, timeout=timeout)
+        finally:
+            code = running.stop()
+    finally:
+        run.close()
+    output = running.log()
+    assert code == 0, output[-3000:]
+    assert "exited with" not in output  # no worker crashed and was restarted on the way
+    return run, output
