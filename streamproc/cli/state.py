@@ -19,7 +19,7 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from streamproc.cli.connection import add_connection_arguments, bootstrap_of, connect
+from streamproc.cli.connection import Connection, add_connection_arguments, bootstrap_of, connect
 from streamproc.errors import ConfigError
 from streamproc.kafka import admin as kadmin
 from streamproc.kafka.clients import new_consumer
@@ -104,13 +104,7 @@ def handle_rebuild(args: argparse.Namespace) -> int:
         partitions = [args.partition] if args.partition is not None else range(counts[changelog])
         targets += [RebuildTarget(store, p) for p in partitions]
     with ExitStack() as stack:
-        restore = new_consumer(restore_consumer_config(conn.bootstrap, conn.group_id, conn.overrides,
-                                                       f"{plan.name}-rebuild"), "restore consumer")
-        stack.callback(restore.close)
-        probe = reader(conn.bootstrap, conn.overrides, f"{plan.name}-rebuild")
-        stack.callback(probe.close)
-        group = new_consumer(consumer_config(conn.bootstrap, conn.group_id, conn.overrides, f"{plan.name}-rebuild"))
-        stack.callback(group.close)
+        restore, probe, group = _restore_clients(stack, conn, f"{plan.name}-rebuild")
 
         def bar(total: int | None) -> Callable[[int], None]:
             return stack.enter_context(progress(f"rebuilding {len(targets)} store partitions", total))
@@ -192,13 +186,7 @@ def _memory_readers(args: argparse.Namespace, plan: Plan, store: str, partition:
     if partition is not None and not 0 <= partition < count:
         raise ConfigError(f"--partition {partition}: {changelog!r} has partitions 0..{count - 1}")
     with ExitStack() as stack:
-        restore = new_consumer(restore_consumer_config(conn.bootstrap, conn.group_id, conn.overrides,
-                                                       f"{plan.name}-state"), "restore consumer")
-        stack.callback(restore.close)
-        probe = reader(conn.bootstrap, conn.overrides, f"{plan.name}-state")
-        stack.callback(probe.close)
-        group = new_consumer(consumer_config(conn.bootstrap, conn.group_id, conn.overrides, f"{plan.name}-state"))
-        stack.callback(group.close)
+        restore, probe, group = _restore_clients(stack, conn, f"{plan.name}-state")
         partitions = [partition] if partition is not None else list(range(count))
         parts = restore_in_memory(plan, store, partitions, restore, probe, group,
                                   lambda total: stack.enter_context(progress(f"reading {changelog}", total)))
@@ -279,3 +267,16 @@ def handle_dump(args: argparse.Namespace) -> int:
     finally:
         freshness.close()
     return 0
+
+
+def _restore_clients(stack: ExitStack, conn: Connection, client_id: str) -> tuple[Consumer, Consumer, Consumer]:
+    """What a restore outside a worker reads with, closed with ``stack``: the restore consumer, a consumer
+    that confirms changelog ends, and one in the group that reads its committed offsets."""
+    restore = new_consumer(restore_consumer_config(conn.bootstrap, conn.group_id, conn.overrides, client_id),
+                           "restore consumer")
+    stack.callback(restore.close)
+    probe = reader(conn.bootstrap, conn.overrides, client_id)
+    stack.callback(probe.close)
+    group = new_consumer(consumer_config(conn.bootstrap, conn.group_id, conn.overrides, client_id))
+    stack.callback(group.close)
+    return restore, probe, group

@@ -195,7 +195,6 @@ class TaskManager:
             self._contiguous.forget(partitions)
         keys = set()
         for tp in partitions:
-            self.readers.pop(tp, None)
             self.committed.pop(tp, None)
             keys.add(self.key_of(*tp))
         for key in keys:
