@@ -32,6 +32,7 @@ from streamproc.metrics import RuntimeMetrics, Tally
 from streamproc.plan import Plan
 from streamproc.runtime.checkpoint import Checkpointer
 from streamproc.runtime.clock import TimeConfig, system_wall_ms
+from streamproc.runtime.commit import commit_offsets
 from streamproc.runtime.dispatch import Dispatcher
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import (
@@ -174,7 +175,7 @@ class TopologyTestDriver:
         self._consumer.resume([TopicPartition(t, p) for t, p in ready])
 
     def _commit(self, offsets: dict[TP, int]) -> None:
-        self._consumer.commit([TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+        commit_offsets(self._consumer, offsets)
 
     @property
     def committed(self) -> dict[TP, int]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from confluent_kafka import OFFSET_INVALID, KafkaError, TopicPartition, murmur2
+from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, TopicPartition, murmur2
 
 from streamproc.serde.base import Headers
 from streamproc.state.position import TP
@@ -71,6 +71,8 @@ class MemoryBroker:
     def __init__(self, default_partitions: Callable[[str], int] = lambda topic: 1) -> None:
         self.topics: dict[str, list[list[MemoryMessage]]] = {}
         self.committed: dict[str, dict[TP, int]] = {}
+        #: Errors the next offset commits fail with, one per commit (e.g. a rebalance racing the commit).
+        self.refuse_commits: list[KafkaError] = []
         self._default_partitions = default_partitions
         #: Offsets the next fetch that reaches them leaves out (then forgotten).
         self._hidden: dict[TP, set[int]] = {}
@@ -248,6 +250,8 @@ class MemoryConsumer:
     def commit(self, offsets: list[TopicPartition] | None = None, asynchronous: bool = True) -> None:
         if self.group is None:
             raise RuntimeError("a consumer without a group cannot commit")
+        if self.broker.refuse_commits:
+            raise KafkaException(self.broker.refuse_commits.pop(0))
         group = self.broker.committed.setdefault(self.group, {})
         for tp in offsets or []:
             group[(tp.topic, tp.partition)] = tp.offset

@@ -13,6 +13,15 @@ The ``commit`` of step 3 is the guarantee's: under at-least-once a synchronous o
 under exactly-once (streamproc.runtime.transaction) ``send_offsets_to_transaction`` and
 ``commit_transaction``, so that the records of steps 1-2 and the offsets become visible together.
 Step 2 stays first under both: its delivery reports give the changelog positions step 4 stores.
+
+Under at-least-once, a group in the middle of an incremental rebalance may refuse the offsets of a
+member that still owns its partitions (its generation or member epoch moved on: the commit raced
+the rebalance). Nothing needs undoing for that (Kafka Streams retries such commits too): the commit
+raises CommitDeferred, step 4 still runs, and the next checkpoint commits the offsets, which by then
+cover the same records and more. Until it does, the local stores are ahead of the committed offsets,
+which recovery notices (a crash in between rebuilds them from the changelog, skipping the records of
+uncommitted inputs); a partition revoked in between is redone by its next owner, as any uncommitted
+work is.
 """
 
 from __future__ import annotations
@@ -32,6 +41,10 @@ log = logging.getLogger(__name__)
 Commit = Callable[[dict[TP, int]], None]
 
 
+class CommitDeferred(Exception):
+    """The group refused the offsets only because it is rebalancing; commit them at the next checkpoint."""
+
+
 @dataclass(frozen=True)
 class CheckpointResult:
     offsets: dict[TP, int]
@@ -39,6 +52,8 @@ class CheckpointResult:
     seconds: float
     #: Records replayed by an upstream task into an internal topic, recognised and skipped since the last one.
     duplicates_skipped: int = 0
+    #: Why the offsets are left for the next checkpoint (CommitDeferred); None when they were committed.
+    deferred: str | None = None
 
 
 class Checkpointer:
@@ -61,8 +76,11 @@ class Checkpointer:
                     raise self._output.fenced_error(fenced)
                 raise CheckpointError(f"{len(failed)} changelog records failed to send, first: {failed[0]}")
             offsets = {tp: o for task in tasks for tp, o in task.commit_offsets().items()}
+            deferred = None
             try:
                 self._commit(offsets)  # called with no offsets too: a transaction must end all the same
+            except CommitDeferred as exc:
+                deferred = str(exc)
             except CheckpointError:
                 raise
             except Exception as exc:
@@ -75,4 +93,4 @@ class Checkpointer:
         for task in tasks:
             task.commit_stores()
             duplicates += task.take_duplicates()
-        return CheckpointResult(offsets, records, time.monotonic() - started, duplicates)
+        return CheckpointResult(offsets, records, time.monotonic() - started, duplicates, deferred)

@@ -105,7 +105,14 @@ class Output:
                 return
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room.
-                self.producer.poll(0.05)
+                self.poll(0.05)
+            except KafkaException as exc:
+                # A checkpoint's changelog records go through here too: once the producer is fenced, produce()
+                # raises "Fatal error", which must stop the worker as fenced, not as an unexpected failure.
+                failure = self.producer_failure(exc)
+                if failure is None:
+                    raise
+                raise failure from exc
 
     def positional_produce(self) -> Callable[..., None]:
         """The producer's ``produce``, for a sink's one-frame path that calls it positionally as ``send``

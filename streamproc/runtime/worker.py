@@ -32,6 +32,7 @@ from streamproc.metrics import RuntimeMetrics
 from streamproc.plan import Plan, check_assignor
 from streamproc.runtime.checkpoint import Checkpointer
 from streamproc.runtime.clock import TimeConfig
+from streamproc.runtime.commit import MAX_DEFERRED_COMMITS, commit_offsets
 from streamproc.runtime.dispatch import Dispatcher
 from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes, stream_time_lag
 from streamproc.runtime.output import Output
@@ -57,6 +58,7 @@ class Worker:
         #: Set when the consumer closed cleanly after a successful run: only then may a stop say it left the group.
         self.left_group = False
         self._last_committed: dict[TP, int] = {}
+        self._deferred_commits = 0
         self._client_id = f"{plan.name}-worker-{settings.worker_index}"
         self._probe: Consumer | None = None
         self.standby: StandbyKeeper | None = None
@@ -248,8 +250,7 @@ class Worker:
             if self.transactions is not None:
                 self.transactions.commit(offsets)
             elif offsets:
-                self.consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
-                                     asynchronous=False)
+                commit_offsets(self.consumer, offsets)
         except Exception:
             self.metrics.commit_failed()
             raise
@@ -268,6 +269,15 @@ class Worker:
             raise
         self.metrics.checkpoint(True, result.seconds)
         self.metrics.duplicates(result.duplicates_skipped)
+        if result.deferred is not None:
+            self._deferred_commits += 1
+            if self._deferred_commits > MAX_DEFERRED_COMMITS:
+                raise CheckpointError(f"the group refused this worker's offsets at {self._deferred_commits} "
+                                      f"checkpoints in a row ({result.deferred}); restarting from the last commit")
+            log.warning("the group is rebalancing and refused the offsets (%s); state is kept and the offsets "
+                        "are committed at the next checkpoint", result.deferred)
+            return  # _last_committed stays: the next checkpoint runs even without progress
+        self._deferred_commits = 0
         self._last_committed = progress
         replays = f", {result.duplicates_skipped} replayed records skipped" if result.duplicates_skipped else ""
         log.info("checkpoint: %d partitions committed, %d changelog records, %.0f ms%s",

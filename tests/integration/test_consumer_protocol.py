@@ -22,10 +22,6 @@ def _partitions(log: str, event: str) -> list[str]:
     return [p for line in re.findall(rf"{event} (.*)", log) for p in line.split(", ") if p != "nothing"]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known, timing-dependent: a periodic commit during an incremental rebalance can fail with STALE_MEMBER_EPOCH; "
-    "the worker treats it as a failed checkpoint and restarts (nothing lost, but it gives up all its partitions). "
-    "The commit should be retried after the rebalance instead (runtime/worker.py), as for cooperative-sticky"))
 def test_assignment_revocation_and_standby_restore_under_the_consumer_protocol(wordcount: MakeRun,
                                                                                broker: str) -> None:
     wc = wordcount(partitions=4)

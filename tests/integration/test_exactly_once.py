@@ -267,7 +267,7 @@ def test_a_fenced_worker_stops_without_committing(wordcount: MakeRun, broker: st
         [txn_id] = transactional_ids(running.log())
         Producer({"bootstrap.servers": broker, "transactional.id": txn_id}).init_transactions(10)  # takes the id
         wc.feed(300, seed=24)
-        wait_for(lambda: "worker 0 exited with 4; restarting" in running.log(), 60, "the fenced worker to stop")
+        running.wait_log("worker 0 exited with 4; restarting", 60, "the fenced worker to stop")
         assert committed(broker, wc.name, wc.source, 1) == {0: 500}, "the fenced worker committed nothing"
         wc.wait_exact(running)  # the restarted worker redoes the 300 sentences
     finally:

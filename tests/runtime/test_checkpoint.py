@@ -68,3 +68,51 @@ def test_a_fenced_changelog_record_fails_the_checkpoint_as_fencing(driver: Topol
         driver.checkpoint()
     assert driver.committed == {}
     assert driver.output_.fenced, "a fenced worker must not try to abort: the broker already did"
+
+
+def refused_by_a_rebalance() -> KafkaError:
+    return KafkaError(KafkaError.ILLEGAL_GENERATION, "Specified group generation id is not valid")
+
+
+def test_a_commit_refused_by_a_rebalance_keeps_the_state_and_commits_at_the_next_checkpoint(
+    driver: TopologyTestDriver,
+) -> None:
+    """An incremental rebalance that races the commit is no failure: the writes are kept (stored locally, not
+    discarded to be redone) and the next checkpoint commits offsets that cover them."""
+    driver.send("sentences", "a b a", partition=0)
+    driver.broker.refuse_commits.append(refused_by_a_rebalance())
+    driver.checkpoint()
+    assert driver.committed == {}
+    stores = [t.stores["counts"] for t in driver.tasks.values() if "counts" in t.stores]
+    assert all(store.dirty_count == 0 for store in stores)
+    assert any(store.backend.get(b'\x00\x03"a"') == b"2" for store in stores)
+    driver.send("sentences", "a", partition=0)
+    driver.checkpoint()
+    assert driver.committed[("sentences", 0)] == 2
+    assert (driver.state("counts", "a"), driver.state("counts", "b")) == (3, 1)
+
+
+@pytest.mark.parametrize("lose_state", [False, True])
+def test_a_crash_before_the_deferred_commit_counts_each_input_once(lose_state: bool) -> None:
+    """The local stores hold writes whose inputs are not committed; a crash before the next commit must not
+    count those inputs twice when they are read again (recovery rebuilds a store that is ahead)."""
+    with TopologyTestDriver(wordcount(), partitions=2) as driver:
+        driver.send("sentences", "a b a", partition=0)
+        driver.checkpoint()
+        driver.send("sentences", "a c", partition=0)
+        driver.broker.refuse_commits.append(refused_by_a_rebalance())
+        driver.checkpoint()
+        assert driver.committed[("sentences", 0)] == 1
+        driver.crash(lose_state=lose_state)
+        assert [driver.state("counts", w) for w in "abc"] == [3, 1, 1]
+        driver.checkpoint()
+        assert driver.committed[("sentences", 0)] == 2
+
+
+def test_other_commit_failures_still_fail_the_checkpoint(driver: TopologyTestDriver) -> None:
+    driver.send("sentences", "a", partition=0)
+    driver.broker.refuse_commits.append(KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE, "coordinator moved"))
+    with pytest.raises(CheckpointError, match="coordinator moved"):
+        driver.checkpoint()
+    assert all(t.stores["counts"].dirty_count == 0 for t in driver.tasks.values() if "counts" in t.stores)
+    assert driver.state("counts", "a") is None  # discarded: redone from the committed offsets

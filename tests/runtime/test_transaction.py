@@ -179,6 +179,17 @@ def test_a_fatal_error_raised_by_poll_stops_the_worker_as_fencing(output: Output
         output.poll(0)
 
 
+def test_a_fenced_producer_refusing_a_changelog_record_stops_the_worker_as_fencing(
+    output: Output, producer: FakeProducer
+) -> None:
+    """Once the broker has fenced the producer, produce() itself raises (a checkpoint's changelog records are
+    sent through ``send``): that is the fencing, to stop with exit 4, not an unexpected error."""
+    producer.failures["produce"] = [KafkaError(KafkaError._FATAL, "Fatal error", fatal=True)]
+    producer.failures["poll"] = [fenced(fatal=True)]
+    with pytest.raises(ProducerFencedError):
+        output.send("counts-changelog", b"k", b"v", 0)
+
+
 def test_producer_failures_are_told_from_record_failures(output: Output, producer: FakeProducer) -> None:
     too_large = KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "too large"))
     assert output.producer_failure(too_large) is None

@@ -198,6 +198,15 @@ class RunningTopology:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_log(self, text: str, timeout: float, what: str) -> None:
+        """Wait until ``text`` is in the log; on timeout fail with ``what`` and the log's last lines, which are
+        what a reader of a CI failure needs (the log file is gone with the test's directory)."""
+        try:
+            wait_for(lambda: text in self.log(), timeout, what)
+        except AssertionError as exc:
+            tail = "\n".join(self.log().splitlines()[-60:])
+            raise AssertionError(f"{exc}; the worker's log ends:\n{tail}") from None
+
     def stop(self, timeout: float = 60.0) -> int:
         """SIGTERM (graceful: final checkpoint) and wait for the exit code."""
         if self.process.poll() is None:
