@@ -22,8 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from streamproc.errors import ServiceError
 from streamproc.state.backend import Batch
 from streamproc.state.changelog import SOURCE_HEADER, decode_sources, is_committed, source_header
 from streamproc.state.partition import StorePartition
@@ -73,6 +74,8 @@ class ChangelogRestorer:
         #: The changelog's end confirmed by a fetch, asked only when the reported end is below the local
         #: offset: on Kafka that means the changelog was recreated; some brokers just report stale ends.
         self._true_end = true_end
+        #: Seconds to wait for a changelog partition's end offset while it has no leader.
+        self.leader_patience = 30.0
         #: Changelog records read so far (applied or skipped), for progress reports.
         self.records_read = 0
         self._next_report = time.monotonic() + PROGRESS_INTERVAL
@@ -110,7 +113,7 @@ class ChangelogRestorer:
             backend.wipe()
             start = 0
         tp = (store.changelog, store.partition)
-        _, high = self._consumer.get_watermark_offsets(TopicPartition(*tp), timeout=10)
+        high = self._end_offset(tp, store.spec.name)
         # A reported end at or below the local offset may be stale on some brokers: confirm it with a fetch.
         confirmed = high == 0
         if start >= high > 0 and self._true_end is not None:
@@ -132,6 +135,23 @@ class ChangelogRestorer:
             return
         self._active[tp] = _Restoring(store, dict(committed), high, owner, position=start)
         self._consumer.incremental_assign([TopicPartition(store.changelog, store.partition, start)])
+
+    def _end_offset(self, tp: TP, store: str) -> int:
+        """The changelog partition's reported end. While a broker is down, a partition may have no leader
+        for a few seconds (until another replica is elected): wait for one, then give up with a ServiceError
+        that says so (the worker restarts and tries again) rather than an unexplained exception."""
+        deadline = time.monotonic() + self.leader_patience
+        while True:
+            try:
+                return int(self._consumer.get_watermark_offsets(TopicPartition(*tp), timeout=10)[1])
+            except KafkaException as exc:
+                err = exc.args[0]
+                if err.fatal() or time.monotonic() >= deadline:
+                    raise ServiceError(
+                        f"cannot read where changelog {tp[0]}[{tp[1]}] ends, to restore store {store!r}: {err.str()} "
+                        f"(is a broker down, or the partition without a leader?)") from None
+                log.warning("reading where %s[%d] ends: %s; trying again", tp[0], tp[1], err.str())
+                time.sleep(0.5)
 
     def cancel(self, owner: str) -> None:
         """Stop restoring the stores of ``owner`` (its partition was revoked)."""

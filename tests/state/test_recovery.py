@@ -5,10 +5,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from streamproc.errors import ServiceError
 from streamproc.kafka.config import restore_consumer_config
 from streamproc.kafka.reading import reader, true_watermarks
 from streamproc.names import Names
@@ -167,3 +169,46 @@ def test_a_local_copy_at_the_changelogs_end_is_restored_at_once(broker: str, tmp
         again.close()
     finally:
         probe.close()
+
+
+class LeaderlessFor:
+    """The restore consumer, whose end-offset lookups fail as while a partition has no leader (a broker died
+    and no other replica is elected yet), ``times`` times."""
+
+    def __init__(self, consumer: Consumer, times: int) -> None:
+        self._consumer = consumer
+        self.failures_left = times
+
+    def get_watermark_offsets(self, tp: TopicPartition, timeout: float | None = None,
+                              cached: bool = False) -> tuple[int, int]:
+        if not cached and self.failures_left:
+            self.failures_left -= 1
+            raise KafkaException(KafkaError(KafkaError.LEADER_NOT_AVAILABLE, "Leader not available"))
+        return self._consumer.get_watermark_offsets(tp, timeout=timeout, cached=cached)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
+
+
+def test_a_changelog_without_a_leader_for_a_moment_is_restored_once_it_has_one(
+        broker: str, tmp_path: Path, restore_consumer: Consumer) -> None:
+    changelog = unique("leaderless-changelog")
+    write_changelog(broker, changelog, {0: [(b"k", b"1", 0), (b"k", b"2", 1)]})
+    consumer = LeaderlessFor(restore_consumer, times=2)
+    store = open_store(tmp_path, "leaderless", changelog, 0)
+    assert restore(ChangelogRestorer(consumer), [store], committed_input=2) == ["leaderless[0]"]
+    assert consumer.failures_left == 0 and store.backend.get(b"k") == b"2"
+    store.close()
+
+
+def test_a_changelog_that_stays_without_a_leader_fails_the_restore_saying_so(
+        broker: str, tmp_path: Path, restore_consumer: Consumer) -> None:
+    changelog = unique("no-leader-changelog")
+    create_topic(broker, changelog, 1)
+    restorer = ChangelogRestorer(LeaderlessFor(restore_consumer, times=1000))
+    restorer.leader_patience = 0.0
+    store = open_store(tmp_path, "noleader", changelog, 0)
+    with pytest.raises(ServiceError, match=rf"where changelog {changelog}\[0\] ends.*'noleader'.*Leader not avail"):
+        restorer.begin("task", store, {INPUT: 0})
+    assert not restorer.busy
+    store.close()
