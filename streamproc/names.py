@@ -66,6 +66,11 @@ class Names:
         """Compacted topic naming each re-driven dead letter (``streamproc dlq replay``)."""
         return f"{self.app}-dlq-redriven"
 
+    def restore_group(self) -> str:
+        """The group id the restore consumers run under: they never join or commit it (assign-only), but a
+        broker's ACLs see it, so it is named, and granted, like the application's other names."""
+        return f"{self.app}-restore"
+
     def dlq_group(self) -> str:
         """Consumer group holding ``dlq replay``'s progress over the dead-letter topic."""
         return f"{self.app}-dlq"

@@ -17,6 +17,7 @@ def test_default_group_keeps_the_topology_names() -> None:
     assert plan.changelog_topics() == {"counts": "wc-counts-changelog"}
     assert set(plan.internal_topics) == {"wc-count-repartition"}
     assert plan.names.dlq() == "wc-dlq"
+    assert plan.names.restore_group() == "wc-restore"
     assert plan.names.store_path(Path("/s"), "counts", 3) == Path("/s/wc/counts/3")
 
 
@@ -28,6 +29,7 @@ def test_another_group_gets_its_own_topics_and_state() -> None:
     assert plan.subtopologies[1].internal_topics == ("wc-copy-count-repartition",)
     assert plan.names.dlq() == "wc-copy-dlq"
     assert plan.names.dlq_ledger() == "wc-copy-dlq-redriven"
+    assert plan.names.restore_group() == "wc-copy-restore"
     assert plan.names.store_path(Path("/s"), "counts", 0) == Path("/s/wc-copy/counts/0")
     counts = plan.resolve_partitions({"sentences": 3})
     assert counts["wc-copy-counts-changelog"] == 3

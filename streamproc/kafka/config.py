@@ -82,8 +82,9 @@ def consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any],
 
 def restore_consumer_config(bootstrap: str, group_id: str, overrides: Mapping[str, Any], client_id: str,
                             exactly_once: bool = False) -> dict[str, Any]:
-    """Assign-only (never joins or commits for the group); reports EOF so "caught up" can be judged."""
-    conf = consumer_config(bootstrap, group_id + "-restore", overrides, client_id + "-restore", exactly_once)
+    """Assign-only (never joins or commits for the group); reports EOF so "caught up" can be judged.
+    ``group_id``: ``Names.restore_group()``."""
+    conf = consumer_config(bootstrap, group_id, overrides, client_id + "-restore", exactly_once)
     conf.update({"enable.partition.eof": "true", "auto.offset.reset": "earliest"})
     return conf
 

@@ -121,7 +121,7 @@ class Worker:
             config["group.instance.id"] = f"{s.instance_id}-{s.worker_index}"
         self.consumer = new_consumer(config)
         self.restorer = ChangelogRestorer(
-            new_consumer(restore_consumer_config(s.bootstrap_servers, s.group_id, s.overrides, self._client_id, eos),
+            new_consumer(restore_consumer_config(s.bootstrap_servers, self.plan.names.restore_group(), s.overrides, self._client_id, eos),
                          "restore consumer"),
             on_restored=self.metrics.restored,
             true_end=self._true_end if self.quirks.stale_end_offsets else None,
