@@ -67,6 +67,9 @@ class RuntimeMetrics:
         self._duplicates = Counter("streamproc_replayed_records_skipped",
                                    "Internal-topic records an upstream replay wrote twice, skipped by dedupe", labels,
                                    registry=r).labels(topology)
+        self._redriven_skipped = Counter(
+            "streamproc_redriven_copies_skipped", "Re-driven dead letters skipped because their original was "
+            "processed, not dead-lettered, in the current state", labels, registry=r).labels(topology)
         self._future = Counter("streamproc_future_timestamps",
                                "Records refused because their event time was further ahead of the wall clock than "
                                "--max-future-skew allows", labels, registry=r).labels(topology)
@@ -127,6 +130,10 @@ class RuntimeMetrics:
     def duplicates(self, records: int) -> None:
         if records:
             self._duplicates.inc(records)
+
+    def redriven_skipped(self, records: int) -> None:
+        if records:
+            self._redriven_skipped.inc(records)
 
     def restored(self, store: str, records: int) -> None:
         self._restored.labels(self._topology, store).inc(records)

@@ -272,8 +272,8 @@ def handle_dump(args: argparse.Namespace) -> int:
 def _restore_clients(stack: ExitStack, conn: Connection, client_id: str) -> tuple[Consumer, Consumer, Consumer]:
     """What a restore outside a worker reads with, closed with ``stack``: the restore consumer, a consumer
     that confirms changelog ends, and one in the group that reads its committed offsets."""
-    restore = new_consumer(restore_consumer_config(conn.bootstrap, conn.plan.names.restore_group(), conn.overrides, client_id),
-                           "restore consumer")
+    restore_config = restore_consumer_config(conn.bootstrap, conn.plan.names.restore_group(), conn.overrides, client_id)
+    restore = new_consumer(restore_config, "restore consumer")
     stack.callback(restore.close)
     probe = reader(conn.bootstrap, conn.overrides, client_id)
     stack.callback(probe.close)

@@ -52,6 +52,8 @@ class CheckpointResult:
     seconds: float
     #: Records replayed by an upstream task into an internal topic, recognised and skipped since the last one.
     duplicates_skipped: int = 0
+    #: Re-driven dead-letter copies skipped since the last one: their originals were processed.
+    redriven_skipped: int = 0
     #: Why the offsets are left for the next checkpoint (CommitDeferred); None when they were committed.
     deferred: str | None = None
 
@@ -89,8 +91,9 @@ class Checkpointer:
             for task in tasks:
                 task.discard()
             raise
-        duplicates = 0
+        duplicates = redriven = 0
         for task in tasks:
             task.commit_stores()
             duplicates += task.take_duplicates()
-        return CheckpointResult(offsets, records, time.monotonic() - started, duplicates, deferred)
+            redriven += task.take_redriven_skipped()
+        return CheckpointResult(offsets, records, time.monotonic() - started, duplicates, redriven, deferred)

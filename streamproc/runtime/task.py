@@ -258,6 +258,13 @@ class Task:
         count, self.marks.duplicates = self.marks.duplicates, 0
         return count
 
+    def take_redriven_skipped(self) -> int:
+        """Re-driven dead-letter copies skipped since the last call (their original was processed)."""
+        if self.guard is None:
+            return 0
+        count, self.guard.skipped = self.guard.skipped, 0
+        return count
+
     def delivery_errors(self) -> list[Any]:
         return [e for store in self.stores.values() for e in store.delivery_errors()]
 

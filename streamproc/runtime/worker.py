@@ -121,8 +121,8 @@ class Worker:
             config["group.instance.id"] = f"{s.instance_id}-{s.worker_index}"
         self.consumer = new_consumer(config)
         self.restorer = ChangelogRestorer(
-            new_consumer(restore_consumer_config(s.bootstrap_servers, self.plan.names.restore_group(), s.overrides, self._client_id, eos),
-                         "restore consumer"),
+            new_consumer(restore_consumer_config(s.bootstrap_servers, self.plan.names.restore_group(), s.overrides,
+                                                 self._client_id, eos), "restore consumer"),
             on_restored=self.metrics.restored,
             true_end=self._true_end if self.quirks.stale_end_offsets else None,
         )
@@ -269,6 +269,7 @@ class Worker:
             raise
         self.metrics.checkpoint(True, result.seconds)
         self.metrics.duplicates(result.duplicates_skipped)
+        self.metrics.redriven_skipped(result.redriven_skipped)
         if result.deferred is not None:
             self._deferred_commits += 1
             if self._deferred_commits > MAX_DEFERRED_COMMITS:
