@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streamproc.errors import CheckpointError
 from streamproc.runtime.output import Output, is_fencing
@@ -39,6 +39,8 @@ class CheckpointResult:
     seconds: float
     #: Records replayed by an upstream task into an internal topic, recognised and skipped since the last one.
     duplicates_skipped: int = 0
+    #: Expired entries of TTL stores tombstoned by this checkpoint, per store.
+    expired: dict[str, int] = field(default_factory=dict)
 
 
 class Checkpointer:
@@ -72,7 +74,10 @@ class Checkpointer:
                 task.discard()
             raise
         duplicates = 0
+        expired: dict[str, int] = {}
         for task in tasks:
             task.commit_stores()
             duplicates += task.take_duplicates()
-        return CheckpointResult(offsets, records, time.monotonic() - started, duplicates)
+            for store, count in task.take_expired().items():
+                expired[store] = expired.get(store, 0) + count
+        return CheckpointResult(offsets, records, time.monotonic() - started, duplicates, expired)

@@ -188,3 +188,24 @@ class _FixedKeyState(KeyedState):
 
     def set(self, value: Any) -> None:
         self._part.put(self._fixed, value)
+
+
+class _TtlState(KeyedState):
+    """A KeyedState of a store with ``ttl``: reads and writes go through the partition, which keeps write times
+    and hides expired entries (streamproc.state.ttl). A subclass, so that other stores keep the inline paths."""
+
+    __slots__ = ()
+
+    def get(self, default: Any = None) -> Any:
+        value = self._part.get(self._prefix())
+        return default if value is MISSING else value
+
+    def set(self, value: Any) -> None:
+        prefix = self._prefix()
+        self._check.check(value)
+        self._part.put(prefix, value)
+
+
+def keyed_state(owner: Bolt, part: StorePartition) -> KeyedState:
+    """The KeyedState a bolt gets for ``part``: the TTL-aware one for a store with ``ttl``."""
+    return _TtlState(owner, part) if part.spec.ttl is not None else KeyedState(owner, part)

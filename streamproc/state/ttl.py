@@ -1,0 +1,188 @@
+"""State TTL: a store partition whose entries expire once they have not been written for ``Store.ttl``.
+
+Where the write time lives: with the value. A TTL store's committed value (in the backend and in
+the changelog) is the write time (8 bytes, signed big-endian ms) followed by the value's serde
+bytes, so every copy of an entry carries it: a restore, from a local copy or from the changelog
+alone, knows how old each entry is, and an expired entry stays invisible after any restore (it
+is never resurrected). Until its checkpoint an entry's write time is kept beside the write cache.
+
+The clock: ``clock="event"`` measures in the task's stream time (restored with the state, so a
+restart continues where the last checkpoint left it); ``clock="wall"`` in the wall clock. An
+entry written at ``t`` is expired once ``now >= t + ttl``.
+
+What expiry promises:
+- reads (``get``, ``items``, sub-keys) see an expired entry gone at once;
+- an entry written within ``ttl`` of now is never deleted: expiry only ever removes an entry whose
+  last write, committed or in the write cache, is ``ttl`` old;
+- an expired entry is deleted with a changelog tombstone at a checkpoint: at the first one after it
+  expired if its last write is in the write cache, otherwise when the sweep reaches it.
+
+The sweep, not an index: each checkpoint reads up to ``SWEEP`` committed entries of the partition,
+continuing where the last one stopped and wrapping around, and tombstones those expired (reading
+only their first 8 bytes, decoding nothing). An index by write time would find expired entries
+without reading others, but it costs memory per key (a store's size is what RocksDB is for) and a
+scan of the whole local copy at every assignment to rebuild it, which would make a restart of a
+large store as slow as a full restore. The sweep costs no memory and no restore time, and it
+spreads the tombstones of a mass expiry (stream time jumping a day ahead) over several checkpoints
+instead of one huge one. The price: an expired entry stays on disk, invisible, for up to
+(entries / SWEEP) checkpoints.
+
+TTL is per entry: a key's own value and each of its sub-keys (``state[sub]``) expire on their own
+last write; writing one sub-key does not refresh the others.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from streamproc.errors import StateValueError
+from streamproc.runtime.clock import system_wall_ms
+from streamproc.state.backend import StoreBackend
+from streamproc.state.partition import DELETED, MISSING, Produce, StorePartition
+from streamproc.state.store import Store, is_reserved
+
+#: The write time in front of a TTL store's value bytes.
+WRITE_TIME = struct.Struct(">q")
+#: Committed entries each checkpoint's sweep reads, per partition.
+SWEEP = 10_000
+
+
+def split_value(raw: bytes) -> tuple[int, bytes]:
+    """(write time in ms, the value's serde bytes) of a TTL store's committed value."""
+    return WRITE_TIME.unpack_from(raw)[0], raw[WRITE_TIME.size:]
+
+
+class TtlStorePartition(StorePartition):
+    """A StorePartition of a store with ``ttl``. ``now()`` is the store's clock (the task sets it: stream time
+    or the wall clock); ``expired`` counts the entries whose tombstones committed (the metric)."""
+
+    __slots__ = ("_cursor", "_expiring", "_written", "expired", "now", "sweep", "ttl_ms")
+
+    def __init__(self, spec: Store, backend: StoreBackend, changelog: str, partition: int) -> None:
+        super().__init__(spec, backend, changelog, partition)
+        assert spec.ttl is not None
+        self.ttl_ms = max(1, round(spec.ttl * 1000))
+        self.now: Callable[[], int] = system_wall_ms
+        #: The write time of every value in the write cache.
+        self._written: dict[bytes, int] = {}
+        self.sweep = SWEEP
+        #: Where the next sweep starts.
+        self._cursor = b""
+        self._expiring = 0
+        self.expired = 0
+
+    # --- reads and writes -------------------------------------------------------------------------
+    def get(self, key: bytes) -> Any:
+        value = self._cache.get(key, MISSING)
+        if value is MISSING:
+            raw = self._backend.get(key)
+            if raw is None:
+                return MISSING
+            written, encoded = split_value(raw)
+            if written + self.ttl_ms <= self.now():
+                return MISSING
+            return self.spec.value_serde.deserialize(encoded, self._ctx)
+        if value is DELETED or self._written[key] + self.ttl_ms <= self.now():
+            return MISSING
+        return value
+
+    def put(self, key: bytes, value: Any) -> None:
+        self._cache[key] = value
+        self._written[key] = self.now()
+
+    def _merged(self, start: bytes, end: bytes | None, skip: bytes | None) -> Iterator[tuple[bytes, Any]]:
+        now, ttl, written = self.now(), self.ttl_ms, self._written
+        deserialize = self.spec.value_serde.deserialize
+        merged: dict[bytes, Any] = {}
+        for key, raw in self._backend.iter_range(start, end):
+            if key != skip and not is_reserved(key):
+                at, encoded = split_value(raw)
+                if at + ttl > now:
+                    merged[key] = deserialize(encoded, self._ctx)
+        for key, value in self._cache.items():
+            if start <= key and (end is None or key < end) and key != skip:
+                live = value is not DELETED and written[key] + ttl > now
+                merged[key] = value if live else DELETED
+        for key in sorted(merged):
+            value = merged[key]
+            if value is not DELETED:
+                yield key, value
+
+    # --- checkpoint -------------------------------------------------------------------------------
+    def stage_changelog(self, produce: Produce) -> int:
+        """As StorePartition's, with each value prefixed by its write time, and expired entries tombstoned: those
+        of the write cache whose last write is ``ttl`` old, and those the sweep finds committed."""
+        now, ttl, cache, written = self.now(), self.ttl_ms, self._cache, self._written
+        expiring = 0
+        for key, value in cache.items():
+            if value is not DELETED and written[key] + ttl <= now:
+                cache[key] = DELETED  # assigning an existing key: the dict's size does not change
+                expiring += 1
+        for key in self._sweep(now):
+            cache[key] = DELETED
+            expiring += 1
+        self._expiring = expiring
+        serialize = self.spec.value_serde.serialize
+        ctx, pack = self._ctx, WRITE_TIME.pack
+        staged = self._staged = []
+        on_delivery, partition = self._on_delivery, self.partition
+        for key, value in cache.items():
+            try:
+                data = None if value is DELETED else serialize(value, ctx)
+                encoded = None if data is None else pack(written[key]) + data
+            except Exception as exc:  # see StorePartition.stage_changelog
+                raise StateValueError(
+                    f"store {self.spec.name!r}: a value was changed in place after set() into something its serde "
+                    f"cannot encode ({exc}); call set() again after changing a value") from None
+            staged.append((key, encoded))
+            produce(self.changelog, key, encoded, partition, on_delivery)
+        for key, raw in self._raw.items():
+            staged.append((key, raw))
+            produce(self.changelog, key, raw, partition, on_delivery)
+        return len(staged)
+
+    def _sweep(self, now: int) -> list[bytes]:
+        """Committed entries expired at ``now`` and not in the write cache, among the next ``sweep`` from the cursor
+        (wrapping around once)."""
+        found: list[bytes] = []
+        budget, cache, ttl, start = self.sweep, self._cache, self.ttl_ms, self._cursor
+        unpack = WRITE_TIME.unpack_from
+        for first, last in ((start, None), (b"", start)):
+            if last == b"":
+                break  # the first range covered everything
+            for key, raw in self._backend.iter_range(first, last):
+                if budget == 0:
+                    self._cursor = key
+                    return found
+                budget -= 1
+                if not is_reserved(key) and key not in cache and unpack(raw)[0] + ttl <= now:
+                    found.append(key)
+            self._cursor = b""
+        return found
+
+    def commit_local(self, processed: Any) -> None:
+        self.expired += self._expiring
+        super().commit_local(processed)
+
+    def discard(self) -> None:
+        super().discard()
+        self._written.clear()
+        self._expiring = 0
+
+    def take_expired(self) -> int:
+        """Expired entries tombstoned and committed since the last call."""
+        count, self.expired = self.expired, 0
+        return count
+
+
+def bind_clocks(stores: Iterable[StorePartition], stream_time: Callable[[], int],
+                wall: Callable[[], int]) -> list[TtlStorePartition]:
+    """Give each TTL store of a task its clock (the task's stream time, or the wall clock); returns them."""
+    found = []
+    for part in stores:
+        if isinstance(part, TtlStorePartition):
+            part.now = wall if part.spec.clock == "wall" else stream_time
+            found.append(part)
+    return found
