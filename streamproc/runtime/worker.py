@@ -186,7 +186,8 @@ class Worker:
     def _loop(self) -> None:
         interval = self.settings.commit_interval
         next_checkpoint = time.monotonic() + interval
-        batch_size = self.settings.batch_size
+        # A batch's writes all reach the write cache before the bound is checked: a small bound caps the batch too.
+        batch_size = min(self.settings.batch_size, self.settings.max_cache_entries)
         consume = self.fetch.consume
         poll_producer = self.output.poll
         standby = self.standby
@@ -287,8 +288,9 @@ class Worker:
             self.metrics.expired(self.plan.stores[store][0], store, count)
         self._last_committed = progress
         replays = f", {result.duplicates_skipped} replayed records skipped" if result.duplicates_skipped else ""
-        log.info("checkpoint: %d partitions committed, %d changelog records, %.0f ms%s",
-                 len(result.offsets), result.changelog_records, result.seconds * 1000, replays)
+        log.info("checkpoint: %d partitions committed, %d changelog records, %.0f ms%s%s",
+                 len(result.offsets), result.changelog_records, result.seconds * 1000, replays,
+                 "" if reason == "interval" else f" ({reason})")
 
     # --- rebalances ------------------------------------------------------------------------------
     @property
