@@ -202,8 +202,10 @@ class Task:
     @property
     def dirty(self) -> bool:
         """Uncommitted state writes exist (a bolt may also write state from flush(), so ask the stores), or a tick
-        or timer ran since the last checkpoint (what it emitted, or left for flush(), is due a checkpoint)."""
-        return self.time.called_back or any(store.dirty_count for store in self.stores.values())
+        or timer ran since the last checkpoint (what it emitted, or left for flush(), is due a checkpoint), or an
+        entry of a TTL store may have expired (its tombstone is due)."""
+        return (self.time.called_back or any(store.dirty_count for store in self.stores.values())
+                or any(part.expiry_due() for part in self._ttl))
 
     def position(self) -> int:
         """The task's input position: the sum of where each input is (or resumes). It grows with every record,

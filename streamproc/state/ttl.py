@@ -15,7 +15,10 @@ What expiry promises:
 - an entry written within ``ttl`` of now is never deleted: expiry only ever removes an entry whose
   last write, committed or in the write cache, is ``ttl`` old;
 - an expired entry is deleted with a changelog tombstone at a checkpoint: at the first one after it
-  expired if its last write is in the write cache, otherwise when the sweep reaches it.
+  expired if its last write is in the write cache, otherwise when the sweep reaches it. A task
+  with no input still checkpoints once an entry may have expired (``expiry_due``: each full round
+  of the sweep learns the earliest expiry time of the entries it kept), so a quiet stream's
+  expired entries go too.
 
 The sweep, not an index: each checkpoint reads up to ``SWEEP`` committed entries of the partition,
 continuing where the last one stopped and wrapping around, and tombstones those expired (reading
@@ -47,6 +50,7 @@ from streamproc.state.store import Store, is_reserved
 WRITE_TIME = struct.Struct(">q")
 #: Committed entries each checkpoint's sweep reads, per partition.
 SWEEP = 10_000
+NEVER = 1 << 63
 
 
 def split_value(raw: bytes) -> tuple[int, bytes]:
@@ -58,7 +62,8 @@ class TtlStorePartition(StorePartition):
     """A StorePartition of a store with ``ttl``. ``now()`` is the store's clock (the task sets it: stream time
     or the wall clock); ``expired`` counts the entries whose tombstones committed (the metric)."""
 
-    __slots__ = ("_cursor", "_expiring", "_written", "expired", "now", "sweep", "ttl_ms")
+    __slots__ = ("_cursor", "_expiring", "_floor", "_round_min", "_swept", "_written", "expired", "now", "sweep",
+                 "ttl_ms")
 
     def __init__(self, spec: Store, backend: StoreBackend, changelog: str, partition: int) -> None:
         super().__init__(spec, backend, changelog, partition)
@@ -68,10 +73,20 @@ class TtlStorePartition(StorePartition):
         #: The write time of every value in the write cache.
         self._written: dict[bytes, int] = {}
         self.sweep = SWEEP
-        #: Where the next sweep starts.
+        #: Where the next sweep starts; the least expiry time among the live entries the current round of the
+        #: sweep has read or committed; a time no committed entry expires before (0: not known yet, sweep now).
         self._cursor = b""
+        self._round_min = NEVER
+        self._floor = 0
+        #: (cursor, round_min, floor) as the staged checkpoint leaves them, applied once it commits.
+        self._swept: tuple[bytes, int, int] | None = None
         self._expiring = 0
         self.expired = 0
+
+    def expiry_due(self) -> bool:
+        """Whether a committed entry may have expired: then a checkpoint is due even with no input (on the wall
+        clock, or with idle advance), so that expired entries are deleted on a quiet stream too."""
+        return self.now() >= self._floor
 
     # --- reads and writes -------------------------------------------------------------------------
     def get(self, key: bytes) -> Any:
@@ -124,6 +139,10 @@ class TtlStorePartition(StorePartition):
             cache[key] = DELETED
             expiring += 1
         self._expiring = expiring
+        committing = min((written[k] + ttl for k, v in cache.items() if v is not DELETED), default=NEVER)
+        assert self._swept is not None
+        cursor, round_min, floor = self._swept
+        self._swept = (cursor, min(round_min, committing), min(floor, committing))
         serialize = self.spec.value_serde.serialize
         ctx, pack = self._ctx, WRITE_TIME.pack
         staged = self._staged = []
@@ -145,31 +164,42 @@ class TtlStorePartition(StorePartition):
 
     def _sweep(self, now: int) -> list[bytes]:
         """Committed entries expired at ``now`` and not in the write cache, among the next ``sweep`` from the cursor
-        (wrapping around once)."""
+        (wrapping around once). Stages where the next sweep starts and, when this one completed a round, the new
+        floor: the least expiry time among the live entries of the round (writes committed meanwhile included)."""
         found: list[bytes] = []
         budget, cache, ttl, start = self.sweep, self._cache, self.ttl_ms, self._cursor
+        round_min = self._round_min
         unpack = WRITE_TIME.unpack_from
         for first, last in ((start, None), (b"", start)):
             if last == b"":
                 break  # the first range covered everything
             for key, raw in self._backend.iter_range(first, last):
                 if budget == 0:
-                    self._cursor = key
+                    self._swept = (key, round_min, self._floor)
                     return found
                 budget -= 1
-                if not is_reserved(key) and key not in cache and unpack(raw)[0] + ttl <= now:
+                if is_reserved(key) or key in cache:
+                    continue  # a framework entry; or one written since, whose expiry the checkpoint accounts for
+                expires = unpack(raw)[0] + ttl
+                if expires <= now:
                     found.append(key)
-            self._cursor = b""
+                elif expires < round_min:
+                    round_min = expires
+        self._swept = (b"", NEVER, round_min)  # a round completed: its least expiry is the new floor
         return found
 
     def commit_local(self, processed: Any) -> None:
         self.expired += self._expiring
+        if self._swept is not None:
+            self._cursor, self._round_min, self._floor = self._swept
         super().commit_local(processed)
 
     def discard(self) -> None:
+        """Drop uncommitted writes; the sweep state stays as the last commit left it."""
         super().discard()
         self._written.clear()
         self._expiring = 0
+        self._swept = None
 
     def take_expired(self) -> int:
         """Expired entries tombstoned and committed since the last call."""

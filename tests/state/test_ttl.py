@@ -18,7 +18,7 @@ from streamproc.state import ttl as ttl_module
 from streamproc.state.keyed import KeyedState
 from streamproc.state.partition import StorePartition
 from streamproc.state.reader import StoreReader
-from streamproc.state.store import key_prefix
+from streamproc.state.store import is_reserved, key_prefix
 from streamproc.state.ttl import TtlStorePartition, split_value
 from streamproc.testing import TopologyTestDriver
 
@@ -173,6 +173,36 @@ def test_the_sweep_reads_a_bounded_number_of_entries_per_checkpoint_and_wraps_ar
         assert expired_total(driver) == 10
 
 
+def test_a_quiet_task_is_due_a_checkpoint_once_a_committed_entry_may_have_expired() -> None:
+    with TopologyTestDriver(keeper("wall"), wall_time=WALL) as driver:
+        driver.send("ops", {"op": "set", "v": 1}, key="a", timestamp=1_000)
+        driver.checkpoint()
+        driver.advance_time(5)
+        driver.send("ops", {"op": "set", "v": 1}, key="b", timestamp=1_000)
+        driver.checkpoint()
+        task = next(iter(driver.tasks.values()))
+        driver.advance_time(4.999)
+        assert not task.dirty
+        driver.advance_time(0.001)  # a expires: no input, but its tombstone is due
+        assert task.dirty
+        driver.checkpoint()
+        assert partition(driver).backend.get(storage_key("a")) is None
+        assert not task.dirty  # b expires at +15 s
+        driver.advance_time(5)
+        assert task.dirty
+        driver.checkpoint()
+        assert not task.dirty and expired_total(driver) == 2
+
+
+def floor_holds(driver: TopologyTestDriver) -> None:
+    """No committed entry expires before the partition's floor, or a quiet task would not checkpoint to delete it."""
+    part = partition(driver)
+    assert isinstance(part, TtlStorePartition)
+    for key, raw in part.backend.iter_range(b""):
+        if not is_reserved(key):
+            assert split_value(raw)[0] + TTL_MS >= part._floor, key
+
+
 def test_a_store_without_ttl_keeps_the_plain_classes_and_format() -> None:
     with TopologyTestDriver(keeper(ttl=None), wall_time=WALL) as driver:
         driver.send("ops", {"op": "set", "v": 1}, key="a", timestamp=1_000)
@@ -290,6 +320,7 @@ def test_ttl_matches_a_brute_force_model(clock: str, backend: str, ops: list[tup
             if op[0] == "checkpoint":
                 driver.checkpoint()
                 model.checkpoint()
+                floor_holds(driver)
             elif op[0] == "crash":
                 driver.crash(lose_state=op[1])
                 model.crash()
@@ -303,6 +334,7 @@ def test_ttl_matches_a_brute_force_model(clock: str, backend: str, ops: list[tup
         assert [r.value for r in driver.output("reads")] == model.reads
         for _ in range(6):  # 3 keys with 2 sub-keys, and the stream time entry: 10 entries, 3 a checkpoint
             driver.checkpoint()
+            floor_holds(driver)
         model.checkpoint()
         stored, changelog = partition(driver).backend, last_changelog(driver)
         for key in KEYS:
