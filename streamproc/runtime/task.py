@@ -31,7 +31,7 @@ from streamproc.state.changelog import SOURCE_HEADER, encode_sources
 from streamproc.state.keyed import keyed_state
 from streamproc.state.partition import StorePartition, open_partition
 from streamproc.state.position import TP
-from streamproc.state.ttl import bind_clocks
+from streamproc.state.ttl import bind_clocks, check_format
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +169,13 @@ class Task:
         return readers
 
     def load_marks(self) -> None:
-        """Read the dedupe marks and the re-drive guard the (restored) stores hold; call before the task
-        processes anything."""
+        """Read the dedupe marks and the re-drive guard the (restored) stores hold, and check each store's format
+        (with or without TTL) against its declaration; call before the task processes anything."""
         internal = [r for r in self.readers.values() if isinstance(r, InternalReader)]
         spouts = [r for r in self.readers.values() if isinstance(r, SpoutReader)]
         self._flushed_at = self.position()
+        for store in self.stores.values():
+            check_format(store)
         self.time.load(self.stores.values())
         if not self.stores:
             return

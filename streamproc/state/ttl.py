@@ -40,17 +40,20 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from streamproc.errors import StateValueError
+from streamproc.errors import StateError, StateValueError
 from streamproc.runtime.clock import system_wall_ms
 from streamproc.state.backend import StoreBackend
 from streamproc.state.partition import DELETED, MISSING, Produce, StorePartition
-from streamproc.state.store import Store, is_reserved
+from streamproc.state.store import Store, is_reserved, reserved_key
 
 #: The write time in front of a TTL store's value bytes.
 WRITE_TIME = struct.Struct(">q")
 #: Committed entries each checkpoint's sweep reads, per partition.
 SWEEP = 10_000
 NEVER = 1 << 63
+#: A framework entry of every TTL store with data: its values carry write times. Without it, adding ``ttl`` to a
+#: store that holds data (or removing it) would read every value wrongly; with it, that is refused at start.
+TTL_MARK = reserved_key("streamproc.ttl")
 
 
 def split_value(raw: bytes) -> tuple[int, bytes]:
@@ -62,8 +65,8 @@ class TtlStorePartition(StorePartition):
     """A StorePartition of a store with ``ttl``. ``now()`` is the store's clock (the task sets it: stream time
     or the wall clock); ``expired`` counts the entries whose tombstones committed (the metric)."""
 
-    __slots__ = ("_cursor", "_expiring", "_floor", "_round_min", "_swept", "_written", "expired", "now", "sweep",
-                 "ttl_ms")
+    __slots__ = ("_cursor", "_expiring", "_floor", "_marked", "_round_min", "_swept", "_written", "expired", "now",
+                 "sweep", "ttl_ms")
 
     def __init__(self, spec: Store, backend: StoreBackend, changelog: str, partition: int) -> None:
         super().__init__(spec, backend, changelog, partition)
@@ -82,6 +85,7 @@ class TtlStorePartition(StorePartition):
         self._swept: tuple[bytes, int, int] | None = None
         self._expiring = 0
         self.expired = 0
+        self._marked = False
 
     def expiry_due(self) -> bool:
         """Whether a committed entry may have expired: then a checkpoint is due even with no input (on the wall
@@ -130,6 +134,10 @@ class TtlStorePartition(StorePartition):
         """As StorePartition's, with each value prefixed by its write time, and expired entries tombstoned: those
         of the write cache whose last write is ``ttl`` old, and those the sweep finds committed."""
         now, ttl, cache, written = self.now(), self.ttl_ms, self._cache, self._written
+        if not self._marked:
+            self._marked = self._backend.get(TTL_MARK) is not None
+            if not self._marked:
+                self._raw[TTL_MARK] = b"1"
         expiring = 0
         for key, value in cache.items():
             if value is not DELETED and written[key] + ttl <= now:
@@ -205,6 +213,23 @@ class TtlStorePartition(StorePartition):
         """Expired entries tombstoned and committed since the last call."""
         count, self.expired = self.expired, 0
         return count
+
+
+def check_format(part: StorePartition) -> None:
+    """Refuse a store whose committed values were written with ``ttl`` while it is declared without, or the other
+    way round (called after its restore, before the task processes anything)."""
+    marked = part.backend.get(TTL_MARK) is not None
+    if marked == (part.spec.ttl is not None):
+        return
+    first = next(iter(part.backend.iter_range(b"")), None)
+    if first is None or is_reserved(first[0]):  # no user entries (reserved keys sort last): nothing to misread
+        if marked:
+            part.put_raw(TTL_MARK, None)
+        return
+    was, now = ("with", "without") if marked else ("without", "with")
+    raise StateError(f"store {part.spec.name!r} holds values written {was} ttl but is declared {now} it, and a TTL "
+                     "store keeps each value's write time with it; to change ttl on a store that holds data, "
+                     "start it over (`streamproc replay TARGET --reset-state`) or give the store a new name")
 
 
 def bind_clocks(stores: Iterable[StorePartition], stream_time: Callable[[], int],

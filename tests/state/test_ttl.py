@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
-from streamproc.errors import TopologyError
+from streamproc.errors import StateError, TopologyError
 from streamproc.names import Names
 from streamproc.serde.base import SerdeContext
 from streamproc.state import ttl as ttl_module
@@ -194,6 +194,36 @@ def test_a_quiet_task_is_due_a_checkpoint_once_a_committed_entry_may_have_expire
         assert not task.dirty and expired_total(driver) == 2
 
 
+@pytest.mark.parametrize(("before", "after"), [(None, TTL), (TTL, None)])
+def test_changing_ttl_on_a_store_that_holds_data_is_refused_at_start(tmp_path: Any, before: float | None,
+                                                                     after: float | None) -> None:
+    """A TTL store's values carry their write time: read by the other kind of store they would be garbage."""
+    with TopologyTestDriver(keeper(ttl=before), wall_time=WALL, state_dir=tmp_path) as driver:
+        driver.send("ops", {"op": "set", "v": 1}, key="a", timestamp=1_000)
+        driver.checkpoint()
+        broker = driver.broker
+    with pytest.raises(StateError, match=r"holds values written (with|without) ttl.*--reset-state"):
+        TopologyTestDriver(keeper(ttl=after), wall_time=WALL, state_dir=tmp_path, broker=broker)
+
+
+def test_ttl_may_be_added_to_a_store_without_data_or_removed_once_all_expired(tmp_path: Any) -> None:
+    with TopologyTestDriver(keeper(ttl=None), wall_time=WALL, state_dir=tmp_path) as driver:
+        driver.send("ops", {"op": "get", "id": 0}, key="a", timestamp=1_000)
+        driver.checkpoint()
+        broker = driver.broker
+    with TopologyTestDriver(keeper(), wall_time=WALL, state_dir=tmp_path, broker=broker) as driver:
+        driver.send("ops", {"op": "set", "v": 1}, key="a", timestamp=2_000)
+        driver.send("ops", {"op": "set", "v": 1}, key="b", timestamp=20_000)
+        driver.checkpoint()
+        driver.send("ops", {"op": "get", "id": 0}, key="a", timestamp=40_000)
+        driver.checkpoint()  # a and b expired and swept: the store holds no values
+    with TopologyTestDriver(keeper(ttl=None), wall_time=WALL, state_dir=tmp_path, broker=broker) as driver:
+        driver.send("ops", {"op": "set", "v": 5}, key="a", timestamp=50_000)
+        driver.checkpoint()
+        assert partition(driver).backend.get(storage_key("a")) == b"5"
+        assert partition(driver).backend.get(ttl_module.TTL_MARK) is None  # so a later ttl= is refused again
+
+
 def floor_holds(driver: TopologyTestDriver) -> None:
     """No committed entry expires before the partition's floor, or a quiet task would not checkpoint to delete it."""
     part = partition(driver)
@@ -332,7 +362,7 @@ def test_ttl_matches_a_brute_force_model(clock: str, backend: str, ops: list[tup
                 model.record(op, i)
                 model.pending.append((i, op))
         assert [r.value for r in driver.output("reads")] == model.reads
-        for _ in range(6):  # 3 keys with 2 sub-keys, and the stream time entry: 10 entries, 3 a checkpoint
+        for _ in range(6):  # 3 keys with 2 sub-keys, the stream time and the TTL mark: 11 entries, 3 a checkpoint
             driver.checkpoint()
             floor_holds(driver)
         model.checkpoint()
