@@ -87,6 +87,11 @@ class TtlStorePartition(StorePartition):
         self.expired = 0
         self._marked = False
 
+    @property
+    def written(self) -> dict[bytes, int]:
+        """The write time of every value in the write cache (the TTL KeyedState sets it beside the value)."""
+        return self._written
+
     def expiry_due(self) -> bool:
         """Whether a committed entry may have expired: then a checkpoint is due even with no input (on the wall
         clock, or with idle advance), so that expired entries are deleted on a quiet stream too."""
@@ -234,7 +239,8 @@ def check_format(part: StorePartition) -> None:
 
 def bind_clocks(stores: Iterable[StorePartition], stream_time: Callable[[], int],
                 wall: Callable[[], int]) -> list[TtlStorePartition]:
-    """Give each TTL store of a task its clock (the task's stream time, or the wall clock); returns them."""
+    """Give each TTL store of a task its clock (the task's stream time, or the wall clock), before the bolts' states
+    are made (they keep it); returns them."""
     found = []
     for part in stores:
         if isinstance(part, TtlStorePartition):

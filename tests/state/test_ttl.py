@@ -276,6 +276,7 @@ op_strategy = st.one_of(
               times),
     st.tuples(st.just("del"), st.sampled_from(KEYS), times),
     st.tuples(st.just("get"), st.sampled_from(KEYS), times),
+    st.tuples(st.just("edge"), st.sampled_from(KEYS)),  # a read exactly when the key's own value expires
     st.tuples(st.just("checkpoint")),
     st.tuples(st.just("crash"), st.booleans()),
     st.tuples(st.just("advance"), st.integers(0, 12).map(lambda s: s * 1000)),
@@ -358,6 +359,12 @@ def test_ttl_matches_a_brute_force_model(clock: str, backend: str, ops: list[tup
                 driver.advance_time(op[1] / 1000)
                 model.wall += op[1]
             else:
+                if op[0] == "edge":  # becomes a get at the expiry time of the key's own value, if it has one
+                    expires = model.entries[(op[1], None)][1] + TTL_MS if (op[1], None) in model.entries else 0
+                    if clock == "wall" and expires > model.wall:
+                        driver.advance_time((expires - model.wall) / 1000)
+                        model.wall = expires
+                    op = ("get", op[1], max(expires, 1000) if clock == "event" else 1000)
                 send(driver, op, i)
                 model.record(op, i)
                 model.pending.append((i, op))
