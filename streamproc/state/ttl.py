@@ -20,7 +20,8 @@ What expiry promises:
   of the sweep learns the earliest expiry time of the entries it kept), so a quiet stream's
   expired entries go too.
 
-The sweep, not an index: each checkpoint reads up to ``SWEEP`` committed entries of the partition,
+The sweep, not an index: each checkpoint at which an entry may have expired (``expiry_due``) reads
+up to ``SWEEP`` committed entries of the partition,
 continuing where the last one stopped and wrapping around, and tombstones those expired (reading
 only their first 8 bytes, decoding nothing). An index by write time would find expired entries
 without reading others, but it costs memory per key (a store's size is what RocksDB is for) and a
@@ -148,14 +149,25 @@ class TtlStorePartition(StorePartition):
             if value is not DELETED and written[key] + ttl <= now:
                 cache[key] = DELETED  # assigning an existing key: the dict's size does not change
                 expiring += 1
-        for key in self._sweep(now):
-            cache[key] = DELETED
-            expiring += 1
+        if now >= self._floor:  # otherwise no committed entry can have expired: nothing to read
+            for key in self._sweep(now):
+                cache[key] = DELETED
+                expiring += 1
+        else:
+            self._swept = (self._cursor, self._round_min, self._floor)
         self._expiring = expiring
-        committing = min((written[k] + ttl for k, v in cache.items() if v is not DELETED), default=NEVER)
+        # The values committed now: the floor must stay below their expiry; so must the current round's least
+        # expiry, for those the round has already passed (it reads the others when it gets to them).
         assert self._swept is not None
         cursor, round_min, floor = self._swept
-        self._swept = (cursor, min(round_min, committing), min(floor, committing))
+        for key, value in cache.items():
+            if value is not DELETED:
+                expires = written[key] + ttl
+                if expires < floor:
+                    floor = expires
+                if key < cursor and expires < round_min:
+                    round_min = expires
+        self._swept = (cursor, round_min, floor)
         serialize = self.spec.value_serde.serialize
         ctx, pack = self._ctx, WRITE_TIME.pack
         staged = self._staged = []
