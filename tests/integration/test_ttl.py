@@ -95,3 +95,28 @@ def test_expired_keys_stay_gone_after_sigkill_and_restart(broker: str, tmp_path:
     assert last[at["old"]] is None and last[at["new"]] is not None
     with StoreReader.local(Names(name), Store("kept", ttl=10), state_dir, 0) as reader:
         assert reader.get("old") is None and reader.get("new") == 2
+
+
+def test_on_the_wall_clock_a_quiet_worker_deletes_expired_keys(broker: str, tmp_path: Path) -> None:
+    """No input after the write: the worker still checkpoints once the key may have expired, and tombstones it."""
+    name = unique("ttlw")
+    source, sink = f"{name}-in", f"{name}-out"
+    target = tmp_path / "target.py"
+    target.write_text(TARGET.format(name=name, source=source, sink=sink).replace("ttl=10)", 'ttl=1, clock="wall")'))
+    create_topic(broker, source, 1)
+    send(broker, source, "k", {"set": 1}, 1_000)
+    running = RunningTopology(target, broker, tmp_path / "state", tmp_path / "run.log")
+    at = key_prefix(JsonSerde().serialize("k", SerdeContext("c", True)) or b"")
+    changelog = Names(name).changelog("kept")
+    try:
+        wait_for(lambda: committed(broker, name, source, 1).get(0) == 1, 90, "the write to be committed")
+
+        def tombstoned() -> bool:
+            last = {m.key(): m.value() for m in read_all(broker, changelog, timeout=5)}
+            return at in last and last[at] is None
+
+        wait_for(tombstoned, 60, "the expired key's tombstone, with no further input")
+    finally:
+        assert running.stop() == 0
+    with StoreReader.local(Names(name), Store("kept", ttl=1, clock="wall"), tmp_path / "state", 0) as reader:
+        assert reader.get("k") is None
