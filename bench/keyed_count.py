@@ -132,8 +132,8 @@ class BenchMetrics(RuntimeMetrics):
             assert self.worker is not None
             self.worker.request_stop()  # the loop ends after this batch with a final checkpoint
 
-    def checkpoint(self, ok: bool, seconds: float) -> None:
-        super().checkpoint(ok, seconds)
+    def checkpoint(self, ok: bool, seconds: float, reason: str = "interval") -> None:
+        super().checkpoint(ok, seconds, reason)
         if not ok:
             return
         self.checkpoints += 1

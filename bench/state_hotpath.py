@@ -6,7 +6,8 @@ the backend, and ask for the entry count as the worker's gauges do. Compare vers
 
     valgrind --tool=cachegrind --cache-sim=no python bench/state_hotpath.py 0
     valgrind --tool=cachegrind --cache-sim=no python bench/state_hotpath.py 200000
-    # (difference) / 200000 = instructions per message; --backend memory for the memory backend
+    # (difference) / 200000 = instructions per message; --backend memory for the memory backend,
+    # --ttl SECONDS for a store with a TTL (its clock is then the wall clock's)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from streamproc import Bolt, Store, Tuple
 from streamproc.names import Names
-from streamproc.state.keyed import KeyedState
+from streamproc.state.keyed import keyed_state
 from streamproc.state.partition import open_partition
 
 
@@ -32,13 +33,14 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--checkpoint", type=int, default=50_000, help="messages between checkpoints")
     parser.add_argument("--backend", default="rocksdb")
+    parser.add_argument("--ttl", type=float, help="a store with this TTL in seconds (default: none)")
     parser.add_argument("--blind", action="store_true", help="set without reading first (a last value per key)")
     args = parser.parse_args()
     tuples = [Tuple(f"k{i % args.keys}", None, "t", 0, i, None, None, "default", "x") for i in range(args.messages)]
     with tempfile.TemporaryDirectory() as tmp:
-        part = open_partition(Store("counts", backend=args.backend), Path(tmp), Names("bench"), 0)
+        part = open_partition(Store("counts", backend=args.backend, ttl=args.ttl), Path(tmp), Names("bench"), 0)
         owner = Owner()
-        state = KeyedState(owner, part)
+        state = keyed_state(owner, part)
         for i, tup in enumerate(tuples):
             owner._current = tup
             if args.blind:

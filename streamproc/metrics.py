@@ -54,8 +54,12 @@ class RuntimeMetrics:
                                   "From a record's timestamp to the end of the batch that handled it (one sample per "
                                   "batch: its last record), by the component that read it", [*labels, "component"],
                                   buckets=LATENCY_BUCKETS, registry=r)
-        self._checkpoints = Counter("streamproc_checkpoints", "Checkpoints, by result", [*labels, "result"],
+        self._checkpoints = Counter("streamproc_checkpoints",
+                                    "Checkpoints, by result and reason (interval; write-cache: the write cache reached "
+                                    "--max-cache-entries; rebalance; stop)", [*labels, "result", "reason"],
                                     registry=r)
+        self._expired = Counter("streamproc_expired_keys", "Entries of TTL stores expired and deleted (tombstoned)",
+                                [*labels, "component", "store"], registry=r)
         self._checkpoint_seconds = Histogram("streamproc_checkpoint_seconds", "Checkpoint duration", labels,
                                              registry=r).labels(topology)
         self._commit_failures = Counter("streamproc_commit_failures", "Offset commits the broker refused", labels,
@@ -82,6 +86,7 @@ class RuntimeMetrics:
         self._state: Mapping[str, tuple[int, int]] = {}
         self._restoring: Mapping[str, tuple[int, int]] = {}
         self._stream_lag: Mapping[str, float] = {}
+        self._pending_timers: Mapping[tuple[str, str], int] = {}
         r.register(_Published(self))
 
     # --- hot-path tallies (created once per topic/component, before processing starts) -----------
@@ -116,10 +121,14 @@ class RuntimeMetrics:
         """An error outside a component: ``where`` is "consumer" or "checkpoint"."""
         self._errors.labels(self._topology, where, kind).inc()
 
-    def checkpoint(self, ok: bool, seconds: float) -> None:
-        self._checkpoints.labels(self._topology, "ok" if ok else "failed").inc()
+    def checkpoint(self, ok: bool, seconds: float, reason: str = "interval") -> None:
+        self._checkpoints.labels(self._topology, "ok" if ok else "failed", reason).inc()
         if ok:
             self._checkpoint_seconds.observe(seconds)
+
+    def expired(self, component: str, store: str, count: int) -> None:
+        """``count`` entries of ``store`` (owned by ``component``) were tombstoned on expiry (0 creates the series)."""
+        self._expired.labels(self._topology, component, store).inc(count)
 
     def future_timestamp(self) -> None:
         self._future.inc()
@@ -161,6 +170,10 @@ class RuntimeMetrics:
     def publish_stream_time_lag(self, lag: Mapping[str, float]) -> None:
         """``task id -> seconds`` between the wall clock and the task's stream time (gauges.stream_time_lag)."""
         self._stream_lag = dict(lag)
+
+    def publish_pending_timers(self, pending: Mapping[tuple[str, str], int]) -> None:
+        """``(task id, component) -> timers`` scheduled and not yet fired (gauges.pending_timers)."""
+        self._pending_timers = dict(pending)
 
 
 class _Published(Collector):
@@ -217,3 +230,8 @@ class _Published(Collector):
         for task, seconds in m._stream_lag.items():
             stream_lag.add_metric([topology, task], seconds)
         yield stream_lag
+        timers = GaugeMetricFamily("streamproc_pending_timers", "Keyed timers scheduled and not yet fired, per task "
+                                   "and bolt (both kinds, committed or not)", labels=["topology", "task", "component"])
+        for (task, component), count in m._pending_timers.items():
+            timers.add_metric([topology, task, component], count)
+        yield timers

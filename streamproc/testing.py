@@ -178,6 +178,11 @@ class TopologyTestDriver:
         commit_offsets(self._consumer, offsets)
 
     @property
+    def metrics(self) -> RuntimeMetrics:
+        """The metrics the driver's records and checkpoints update, as a worker's (``metrics.registry`` reads them)."""
+        return self._metrics
+
+    @property
     def committed(self) -> dict[TP, int]:
         """The group's committed offsets: what a restarted worker would resume from."""
         return dict(self.broker.committed.get(self.plan.names.app, {}))
@@ -258,7 +263,9 @@ class TopologyTestDriver:
 
     def checkpoint(self) -> None:
         """Run a real checkpoint: bolts' flush(), changelog records, producer flush, offset commit, store write."""
-        self.checkpointer.run(self.manager.running())
+        result = self.checkpointer.run(self.manager.running())
+        for store, count in result.expired.items():
+            self.metrics.expired(self.plan.stores[store][0], store, count)
         self.process_pending()  # what flush() emitted to internal topics
 
     def crash(self, lose_state: bool = False) -> None:

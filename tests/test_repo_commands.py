@@ -303,3 +303,15 @@ def test_dashboard_shows_what_the_issue_asks_for() -> None:
         assert topic in titles, f"no panel about {topic}: {titles}"
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
+
+
+def test_the_dashboards_time_row_shows_lag_late_records_windows_timers_and_expiry() -> None:
+    panels = json.loads((REPO / "deploy" / "grafana" / "dashboards" / "streamproc.json").read_text())["panels"]
+    start = next(i for i, p in enumerate(panels) if p["type"] == "row" and p["title"] == "Time")
+    end = next((i for i, p in enumerate(panels) if i > start and p["type"] == "row"), len(panels))
+    queried = " ".join(t["expr"] for p in panels[start + 1:end] for t in p["targets"])
+    for metric in ("streamproc_stream_time_lag_seconds", "streamproc_late_records_total", "streamproc_open_windows",
+                   "streamproc_pending_timers", "streamproc_expired_keys_total"):
+        assert metric in queried, f"the Time row does not show {metric}"
+    below = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels[:start])
+    assert panels[start]["gridPos"]["y"] >= below, "the Time row overlaps the panels above it"

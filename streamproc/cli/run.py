@@ -68,6 +68,10 @@ def register(commands: Any) -> None:
                         help="where RocksDB stores live, at DIR/<topology>/<store>/<partition> (default ./state)")
     parser.add_argument("--commit-interval", type=_positive_float, default=5.0, metavar="SECONDS",
                         help="seconds between checkpoints (default 5)")
+    parser.add_argument("--max-cache-entries", type=_positive_int, default=100_000, metavar="N",
+                        help="state writes a worker keeps in memory until a checkpoint writes them; when its write "
+                             "caches hold N dirty entries (keys and sub-keys) it checkpoints early, so memory stays "
+                             "bounded however many distinct keys an interval writes (default 100000)")
     parser.add_argument("--assignor", choices=ASSIGNORS, default="range",
                         help="partition assignment: range (default; needed when a sub-topology reads several topics) "
                              "or cooperative-sticky (a rebalance moves only the partitions that change owner)")
@@ -177,6 +181,7 @@ def _supervise(args: argparse.Namespace, name: str, bootstrap: str | None, overr
         idle_advance=args.idle_advance,
         replication_factor=args.replication_factor,
         instance_id=args.instance_id,
+        max_cache_entries=args.max_cache_entries,
     )
     if monitor is not None:
         monitor.start()

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from streamproc.errors import CheckpointError
 from streamproc.runtime.output import Output, is_fencing
@@ -56,6 +56,8 @@ class CheckpointResult:
     redriven_skipped: int = 0
     #: Why the offsets are left for the next checkpoint (CommitDeferred); None when they were committed.
     deferred: str | None = None
+    #: Expired entries of TTL stores tombstoned by this checkpoint, per store.
+    expired: dict[str, int] = field(default_factory=dict)
 
 
 class Checkpointer:
@@ -92,8 +94,12 @@ class Checkpointer:
                 task.discard()
             raise
         duplicates = redriven = 0
+        expired: dict[str, int] = {}
         for task in tasks:
             task.commit_stores()
             duplicates += task.take_duplicates()
             redriven += task.take_redriven_skipped()
-        return CheckpointResult(offsets, records, time.monotonic() - started, duplicates, redriven, deferred)
+            for store, count in task.take_expired().items():
+                expired[store] = expired.get(store, 0) + count
+        return CheckpointResult(offsets, records, time.monotonic() - started, duplicates_skipped=duplicates,
+                                redriven_skipped=redriven, deferred=deferred, expired=expired)

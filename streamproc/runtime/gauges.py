@@ -1,4 +1,5 @@
-"""What the worker measures for the metrics at its checkpoint tick: consumer lag, state size, stream time lag.
+"""What the worker measures for the metrics at its checkpoint tick: consumer lag, state size, stream time lag,
+pending timers.
 
 Both run in the worker's thread (the consumer and the stores are not shared with the scrape
 thread) and touch no broker: the high watermark comes from the last fetch response, which the
@@ -64,3 +65,10 @@ def stream_time_lag(tasks: Iterable[Task], now: int) -> dict[str, float]:
     """``task id -> seconds`` the wall clock ``now`` (ms) is ahead of the task's stream time, for tasks that have
     one (a task that has seen no record is left out)."""
     return {task.id: (now - task.time.clock.time) / 1000 for task in tasks if task.time.clock.time >= 0}
+
+
+def pending_timers(tasks: Iterable[Task]) -> dict[tuple[str, str], int]:
+    """``(task id, component) -> timers pending`` for every bolt with timers. A scan of the timers (they are
+    ordered by time, not counted), so it is asked at the checkpoint tick only."""
+    return {(task.id, component): service.pending()
+            for task in tasks for component, service in task.time.timers.items()}

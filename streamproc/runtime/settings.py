@@ -49,3 +49,5 @@ class WorkerSettings:
     #: Static group membership (Kafka's group.instance.id, "ID-<worker index>"): a worker back within the
     #: session timeout gets its partitions again without a rebalance of the others.
     instance_id: str | None = None
+    #: Dirty entries the tasks' write caches may hold before the worker checkpoints early (--max-cache-entries).
+    max_cache_entries: int = 100_000

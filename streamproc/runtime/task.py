@@ -28,9 +28,10 @@ from streamproc.runtime.tasktime import TaskTime
 from streamproc.serde.base import Headers, Serde
 from streamproc.serde.json import JsonSerde
 from streamproc.state.changelog import SOURCE_HEADER, encode_sources
-from streamproc.state.keyed import KeyedState
+from streamproc.state.keyed import keyed_state
 from streamproc.state.partition import StorePartition, open_partition
 from streamproc.state.position import TP
+from streamproc.state.ttl import bind_clocks, check_format
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class Task:
                 for spec in type(bolt).stores:
                     self.stores[spec.name] = open_partition(spec, state_dir, plan.names, partition)
                 self.time.add_bolt(component, bolt, self.stores)
+            clock = self.time.clock
+            self._ttl = bind_clocks(self.stores.values(), lambda: clock.time, self.time.config.wall)
             self._wire(runners, partitions, emitted)
             self.readers: dict[str, Reader] = self._make_readers(runners, policy)
             for reader in self.readers.values():
@@ -140,7 +143,7 @@ class Task:
                                                   self._direct_sink(component),
                                                   emitted(component) if emitted is not None else None)
             bolt._states = {
-                spec.name: KeyedState(bolt, self.stores[spec.name]) for spec in type(bolt).stores
+                spec.name: keyed_state(bolt, self.stores[spec.name]) for spec in type(bolt).stores
             }
         spouts = [c for c in self.sub.components if c in self.plan.spouts]
         self._spout_delivers = {c: self._delivers(c, runners, partitions).get("default", []) for c in spouts}
@@ -166,11 +169,13 @@ class Task:
         return readers
 
     def load_marks(self) -> None:
-        """Read the dedupe marks and the re-drive guard the (restored) stores hold; call before the task
-        processes anything."""
+        """Read the dedupe marks and the re-drive guard the (restored) stores hold, and check each store's format
+        (with or without TTL) against its declaration; call before the task processes anything."""
         internal = [r for r in self.readers.values() if isinstance(r, InternalReader)]
         spouts = [r for r in self.readers.values() if isinstance(r, SpoutReader)]
         self._flushed_at = self.position()
+        for store in self.stores.values():
+            check_format(store)
         self.time.load(self.stores.values())
         if not self.stores:
             return
@@ -199,8 +204,10 @@ class Task:
     @property
     def dirty(self) -> bool:
         """Uncommitted state writes exist (a bolt may also write state from flush(), so ask the stores), or a tick
-        or timer ran since the last checkpoint (what it emitted, or left for flush(), is due a checkpoint)."""
-        return self.time.called_back or any(store.dirty_count for store in self.stores.values())
+        or timer ran since the last checkpoint (what it emitted, or left for flush(), is due a checkpoint), or an
+        entry of a TTL store may have expired (its tombstone is due)."""
+        return (self.time.called_back or any(store.dirty_count for store in self.stores.values())
+                or any(part.expiry_due() for part in self._ttl))
 
     def position(self) -> int:
         """The task's input position: the sum of where each input is (or resumes). It grows with every record,
@@ -264,6 +271,10 @@ class Task:
             return 0
         count, self.guard.skipped = self.guard.skipped, 0
         return count
+
+    def take_expired(self) -> dict[str, int]:
+        """Expired entries tombstoned per TTL store since the last call (streamproc.state.ttl)."""
+        return {part.spec.name: part.take_expired() for part in self._ttl}
 
     def delivery_errors(self) -> list[Any]:
         return [e for store in self.stores.values() for e in store.delivery_errors()]

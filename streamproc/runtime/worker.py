@@ -34,7 +34,7 @@ from streamproc.runtime.checkpoint import Checkpointer
 from streamproc.runtime.clock import TimeConfig
 from streamproc.runtime.commit import MAX_DEFERRED_COMMITS, commit_offsets
 from streamproc.runtime.dispatch import Dispatcher
-from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes, stream_time_lag
+from streamproc.runtime.gauges import consumer_lag, pending_timers, reader_components, state_sizes, stream_time_lag
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.settings import WorkerSettings
@@ -74,6 +74,9 @@ class Worker:
         self.metrics.readiness_from(lambda: self.readiness()[0])
         self.metrics.publish_state(state_sizes(plan, ()))
         self.metrics.publish_restoring(dict.fromkeys(plan.stores, (0, 0)))
+        for store, (component, spec) in plan.stores.items():
+            if spec.ttl is not None:
+                self.metrics.expired(component, store, 0)
 
     def readiness(self) -> tuple[bool, str]:
         """Ready = in the group with every assigned partition restored and processing (safe from any thread)."""
@@ -175,7 +178,7 @@ class Worker:
                  self.quirks.name)
         try:
             self._loop()
-            self.checkpoint()
+            self.checkpoint("stop")
         except BaseException:
             self._failed = True
             raise
@@ -185,12 +188,14 @@ class Worker:
     def _loop(self) -> None:
         interval = self.settings.commit_interval
         next_checkpoint = time.monotonic() + interval
-        batch_size = self.settings.batch_size
+        # A batch's writes all reach the write cache before the bound is checked: a small bound caps the batch too.
+        batch_size = min(self.settings.batch_size, self.settings.max_cache_entries)
         consume = self.fetch.consume
         poll_producer = self.output.poll
         standby = self.standby
         on_wall = self.tasks.on_wall
         wall = self.tasks.time.wall
+        cache_bound = self.settings.max_cache_entries
         while not self._stopping:
             restoring = self.tasks.restoring
             messages = consume(batch_size, 0.0 if restoring else 0.2)
@@ -208,6 +213,9 @@ class Worker:
                 self.dispatcher.dispatch(messages)
                 self.metrics.batch(len(messages), time.monotonic() - started)
                 self._sample_latency(messages[-1])
+                if self._cache_full(cache_bound):
+                    self.checkpoint("write-cache")
+                    next_checkpoint = time.monotonic() + interval
             on_wall(wall())  # ticks, wall-clock timers, idle advance
             poll_producer(0)
             now = time.monotonic()
@@ -216,6 +224,12 @@ class Worker:
                 next_checkpoint = now + interval
                 self._check_parent()
                 self._measure()
+
+    def _cache_full(self, bound: int) -> bool:
+        """Whether the write caches of this worker's tasks hold ``bound`` dirty entries or more: then the loop
+        checkpoints early, so that memory stays bounded however many distinct keys an interval writes. Asked once
+        per batch (a sum over the stores), never per message."""
+        return sum(store.dirty_count for task in self.tasks.tasks() for store in task.stores.values()) >= bound
 
     def _sample_latency(self, msg: Any) -> None:
         """End-to-end latency of one record per batch: its timestamp to now, when its outputs are sent."""
@@ -237,6 +251,7 @@ class Worker:
         self.metrics.publish_state(state_sizes(self.plan, tasks))
         self.metrics.publish_restoring(self._restore_progress())
         self.metrics.publish_stream_time_lag(stream_time_lag(self.tasks.running(), self.tasks.time.wall()))
+        self.metrics.publish_pending_timers(pending_timers(self.tasks.running()))
 
     def _check_parent(self) -> None:
         parent = self.settings.parent_pid
@@ -255,8 +270,9 @@ class Worker:
             self.metrics.commit_failed()
             raise
 
-    def checkpoint(self) -> None:
-        """Checkpoint the ready tasks, unless none progressed since the last checkpoint."""
+    def checkpoint(self, reason: str = "interval") -> None:
+        """Checkpoint the ready tasks, unless none progressed since the last checkpoint. ``reason`` labels the
+        metric: interval, write-cache (the bound was reached), rebalance or stop."""
         tasks = self.tasks.running()
         progress = {tp: o for task in tasks for tp, o in task.commit_offsets().items()}
         if not tasks or (progress == self._last_committed and not any(t.dirty for t in tasks)):
@@ -264,12 +280,14 @@ class Worker:
         try:
             result = self.checkpointer.run(tasks)
         except BaseException as exc:
-            self.metrics.checkpoint(False, 0.0)
+            self.metrics.checkpoint(False, 0.0, reason)
             self.metrics.error("checkpoint", type(exc).__name__)
             raise
-        self.metrics.checkpoint(True, result.seconds)
+        self.metrics.checkpoint(True, result.seconds, reason)
         self.metrics.duplicates(result.duplicates_skipped)
         self.metrics.redriven_skipped(result.redriven_skipped)
+        for store, count in result.expired.items():
+            self.metrics.expired(self.plan.stores[store][0], store, count)
         if result.deferred is not None:
             self._deferred_commits += 1
             if self._deferred_commits > MAX_DEFERRED_COMMITS:
@@ -281,8 +299,9 @@ class Worker:
         self._deferred_commits = 0
         self._last_committed = progress
         replays = f", {result.duplicates_skipped} replayed records skipped" if result.duplicates_skipped else ""
-        log.info("checkpoint: %d partitions committed, %d changelog records, %.0f ms%s",
-                 len(result.offsets), result.changelog_records, result.seconds * 1000, replays)
+        log.info("checkpoint: %d partitions committed, %d changelog records, %.0f ms%s%s",
+                 len(result.offsets), result.changelog_records, result.seconds * 1000, replays,
+                 "" if reason == "interval" else f" ({reason})")
 
     # --- rebalances ------------------------------------------------------------------------------
     @property
@@ -335,7 +354,7 @@ class Worker:
         if not cooperative:
             self._in_group = False  # the eager protocol assigns again (all partitions) after a revocation
         if not self._failed:
-            self.checkpoint()
+            self.checkpoint("rebalance")
         self._close_tasks(partitions, "revoke")
         if cooperative:
             consumer.incremental_unassign(partitions)

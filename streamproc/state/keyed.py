@@ -14,6 +14,7 @@ from streamproc.errors import StateError
 from streamproc.serde.base import SerdeContext
 from streamproc.state.partition import DELETED, MISSING, StorePartition
 from streamproc.state.store import key_prefix, split_storage_key
+from streamproc.state.ttl import TtlStorePartition
 from streamproc.state.values import ValueCheck
 
 if TYPE_CHECKING:
@@ -188,3 +189,46 @@ class _FixedKeyState(KeyedState):
 
     def set(self, value: Any) -> None:
         self._part.put(self._fixed, value)
+
+
+class _TtlState(KeyedState):
+    """A KeyedState of a store with ``ttl`` (streamproc.state.ttl): each value set records its write time beside
+    the write cache, and a read hides an expired one. A subclass, so that other stores run none of it; get and set
+    repeat KeyedState's inline paths for the same reason as there."""
+
+    __slots__ = ("_now", "_ttl_ms", "_written")
+
+    def __init__(self, owner: Bolt, part: TtlStorePartition) -> None:
+        super().__init__(owner, part)
+        self._written = part.written
+        self._ttl_ms = part.ttl_ms
+        self._now = part.now  # the task binds the store's clock before its bolts get their states
+
+    def get(self, default: Any = None) -> Any:
+        try:
+            prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
+        except (KeyError, AttributeError, TypeError):
+            prefix = self._encode_current()
+        value = self._cache.get(prefix, MISSING)
+        if value is MISSING or value is DELETED:
+            value = self._part.get(prefix)  # the committed value, judged by its stored write time
+        elif self._written[prefix] + self._ttl_ms <= self._now():
+            return default
+        return default if value is MISSING else value
+
+    def set(self, value: Any) -> None:
+        try:
+            prefix = self._prefixes[self._owner._current.key]  # type: ignore[union-attr]
+        except (KeyError, AttributeError, TypeError):
+            prefix = self._encode_current()
+        t = type(value)
+        if not (self._plain and ((t is int and -0x3FFFFFFF <= value <= 0x3FFFFFFF)
+                                 or (t is float and value - value == 0.0))):
+            self._check.check(value)
+        self._cache[prefix] = value
+        self._written[prefix] = self._now()
+
+
+def keyed_state(owner: Bolt, part: StorePartition) -> KeyedState:
+    """The KeyedState a bolt gets for ``part``: the TTL-aware one for a store with ``ttl``."""
+    return _TtlState(owner, part) if isinstance(part, TtlStorePartition) else KeyedState(owner, part)

@@ -195,6 +195,10 @@ def open_partition(spec: Store, state_dir: Path, names: Names, partition: int,
                    lock_timeout: float = 30.0) -> StorePartition:
     """``spec``'s partition with the backend it declares (creating its directory if the backend keeps one)."""
     backend = open_backend(spec, state_dir, names, partition, lock_timeout)
+    if spec.ttl is not None:  # a subclass, so that a store without ttl pays nothing for it
+        from streamproc.state.ttl import TtlStorePartition
+
+        return TtlStorePartition(spec, backend, names.changelog(spec.name), partition)
     return StorePartition(spec, backend, names.changelog(spec.name), partition)
 
 

@@ -17,6 +17,7 @@ from streamproc.names import Names
 from streamproc.serde.base import SerdeContext
 from streamproc.state.backend import StoreBackend, open_local_copy
 from streamproc.state.store import Store, is_reserved, key_prefix, split_storage_key
+from streamproc.state.ttl import WRITE_TIME
 
 
 def local_partitions(state_dir: Path, names: Names, store: str) -> list[int]:
@@ -49,19 +50,26 @@ class StoreReader:
     def get(self, key: Any, sub: Any = None) -> Any:
         """The decoded value of ``key`` (or of its sub-key), or None."""
         raw = self._backend.get(self.storage_key(key, sub))
-        return None if raw is None else self.spec.value_serde.deserialize(raw, self._ctx)
+        return None if raw is None else self._decode(raw)
+
+    def _decode(self, raw: bytes) -> Any:
+        """A committed value, without the write time a TTL store keeps in front of it (state/ttl.py). An entry
+        expired but not yet swept is shown: the reader has no clock of the task's to judge it by."""
+        if self.spec.ttl is not None:
+            raw = raw[WRITE_TIME.size:]
+        return self.spec.value_serde.deserialize(raw, self._ctx)
 
     def items(self, key: Any) -> Iterator[tuple[Any, Any]]:
         """(sub-key, value) of ``key`` used as a map (``state[sub] = v``), in sub-key order, as
         ``KeyedState.items()`` returns them. The key's own value, if any, is not among them."""
         prefix = self.storage_key(key)
         key_de = self.spec.key_serde.deserialize
-        value_de = self.spec.value_serde.deserialize
+        value_de = self._decode
         for storage_key, raw in self._backend.iter_range(prefix):
             if not storage_key.startswith(prefix):
                 return  # past the key: its entries are contiguous (length-prefixed keys)
             if len(storage_key) > len(prefix):
-                yield key_de(storage_key[len(prefix):], self._key_ctx), value_de(raw, self._ctx)
+                yield key_de(storage_key[len(prefix):], self._key_ctx), value_de(raw)
 
     def storage_key(self, key: Any, sub: Any = None) -> bytes:
         encoded = self.spec.key_serde.serialize(key, self._key_ctx) or b""
@@ -73,13 +81,13 @@ class StoreReader:
     def entries(self) -> Iterator[tuple[Any, Any, Any]]:
         """(key, sub-key or None, value) in storage order, framework entries left out."""
         key_de = self.spec.key_serde.deserialize
-        value_de = self.spec.value_serde.deserialize
+        value_de = self._decode
         for storage_key, raw in self._backend.iter_range(b""):
             if is_reserved(storage_key):
                 continue
             key, sub = split_storage_key(storage_key)
             yield (key_de(key, self._key_ctx), key_de(sub, self._key_ctx) if sub else None,
-                   value_de(raw, self._ctx))
+                   value_de(raw))
 
     def close(self) -> None:
         self._backend.close()

@@ -15,6 +15,8 @@ _KEY_LEN = struct.Struct(">H")
 
 #: What ``Store(backend=...)`` accepts (state/backend.py maps each to its class).
 BACKENDS = ("rocksdb", "memory")
+#: What ``Store(clock=...)`` accepts: the time a TTL is measured in (state/ttl.py).
+TTL_CLOCKS = ("event", "wall")
 
 #: Framework entries (dedupe marks) live under keys no length-prefixed user key can equal:
 #: they start with the largest length prefix (0xFFFF) but are far shorter than such a key.
@@ -34,12 +36,18 @@ class Store:
     state but restored from the whole changelog at every assignment. Both are changelogged and exact.
     ``set()`` checks each value first (streamproc.state.values): by type for plain JSON values,
     otherwise by encoding it once.
+
+    ``ttl`` (seconds) makes every entry expire once it has not been written for that long, measured
+    on ``clock``: ``"event"`` (the task's stream time) or ``"wall"`` (the wall clock). See
+    streamproc.state.ttl for what expiry promises; a store without ``ttl`` pays nothing for it.
     """
 
     name: str
     value_serde: Serde = field(default_factory=JsonSerde)
     key_serde: Serde = field(default_factory=JsonSerde)
     backend: str = "rocksdb"
+    ttl: float | None = None
+    clock: str = "event"
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -47,6 +55,10 @@ class Store:
         if self.backend not in BACKENDS:
             raise TopologyError(f"store {self.name!r}: unknown backend {self.backend!r} (choose one of "
                                 f"{', '.join(map(repr, BACKENDS))})")
+        if self.ttl is not None and (type(self.ttl) not in (int, float) or not 0.001 <= self.ttl < 1e12):
+            raise TopologyError(f"store {self.name!r}: ttl is a number of seconds, at least 0.001; got {self.ttl!r}")
+        if self.clock not in TTL_CLOCKS:
+            raise TopologyError(f"store {self.name!r}: unknown clock {self.clock!r} (choose 'event' or 'wall')")
 
 
 def key_prefix(encoded_key: bytes) -> bytes:

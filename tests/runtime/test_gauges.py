@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import pytest
 
 from streamproc import Bolt, JsonSerde, KafkaSpout, Store, StrSerde, Topology, Tuple
-from streamproc.runtime.gauges import consumer_lag, state_sizes, stream_time_lag
+from streamproc.runtime.gauges import consumer_lag, pending_timers, state_sizes, stream_time_lag
 from streamproc.state.rocksdb import RocksDBBackend
 from streamproc.testing import TopologyTestDriver
 
@@ -95,3 +95,18 @@ def test_stream_time_lag_is_wall_clock_minus_stream_time_for_tasks_that_have_one
         driver.send("events", {}, key="k", partition=1, timestamp=wall - 90_000)
         tasks = driver.manager.running()
         assert stream_time_lag(tasks, wall + 10_000) == {tasks[1].id: 100.0}
+
+
+def test_pending_timers_count_each_bolts_timers_per_task_committed_or_not() -> None:
+    from tests.runtime.test_timers import alerts
+
+    wall = 1_700_000_000_000
+    with TopologyTestDriver(alerts(), partitions=2, wall_time=wall) as driver:
+        driver.send("events", {}, key="a", partition=0, timestamp=1000)
+        driver.send("events", {"remind_at": wall + 5000}, key="b", partition=1, timestamp=1000)
+        driver.checkpoint()
+        driver.send("events", {}, key="c", partition=1, timestamp=2000)  # not committed yet
+        tasks = driver.manager.running()
+        assert pending_timers(tasks) == {(tasks[0].id, "alert"): 1, (tasks[1].id, "alert"): 3}
+        driver.send("events", {}, key="d", partition=1, timestamp=20_000)  # fires b's and c's event timers
+        assert pending_timers(tasks)[(tasks[1].id, "alert")] == 2  # b's wall timer and d's

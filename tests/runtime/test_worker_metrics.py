@@ -6,13 +6,16 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 
+from streamproc import Bolt, JsonSerde, KafkaSpout, Store, StrSerde, Topology, Tuple
 from streamproc.metrics import RuntimeMetrics
 from streamproc.monitoring.server import MonitoringServer
 from streamproc.plan import Plan
@@ -129,7 +132,7 @@ def test_metrics_count_what_the_worker_did_and_readiness_follows_its_tasks(broke
 
         wait_for(measured, 30, "lag 0 on every input partition and the store's keys measured at a checkpoint tick")
         assert value("streamproc_state_bytes", store="counts") > 0
-        assert value("streamproc_checkpoints_total", result="ok") >= 1
+        assert value("streamproc_checkpoints_total", result="ok", reason="interval") >= 1
         assert value("streamproc_checkpoint_seconds_count") >= 1
         assert value("streamproc_batch_seconds_count") >= 1
         latency = sum(value("streamproc_end_to_end_latency_seconds_count", component=c) or 0
@@ -156,3 +159,43 @@ def test_metrics_count_what_the_worker_did_and_readiness_follows_its_tasks(broke
     assert reason.endswith("tasks not processing yet (restoring their state)")
     partitions, _left = progress["counts"]
     assert partitions >= 1
+
+
+class Remind(Bolt):
+    """Keeps each key's last event time in a TTL store (10 s of stream time) and schedules a far timer for it."""
+
+    stores = [Store("last", ttl=10)]
+
+    def process(self, tup: Tuple) -> None:
+        self.state("last").set(tup.timestamp)
+        self.timers.at_event_time(tup.timestamp + 1_000_000)
+
+    def on_timer(self, key: Any, when: int, kind: str) -> None:
+        pass
+
+
+def test_time_metrics_of_a_worker_stream_time_lag_pending_timers_expired_keys(broker: str, tmp_path: Path) -> None:
+    name = unique("tm")
+    source = f"{name}-in"
+    create_topic(broker, source, 1)
+    topology = Topology(name)
+    topology.spout("in", KafkaSpout(source, key_serde=StrSerde(), value_serde=JsonSerde()))
+    topology.bolt("remind", Remind).shuffle("in")
+    settings = WorkerSettings(broker, name, state_dir=tmp_path / "state", commit_interval=0.3,
+                              overrides=dict(FAST_GROUP), max_cache_entries=1)
+    producer = Producer({"bootstrap.servers": broker})
+    for key, ts in (("a", 1_000), ("b", 2_000), ("c", 15_000)):  # c moves stream time past a's and b's expiry
+        producer.produce(source, value=b"{}", key=key.encode(), partition=0, timestamp=ts)
+    assert producer.flush(30) == 0
+
+    with running(topology.build(), settings) as (metrics, _):
+        def value(metric: str, **labels: str) -> Any:
+            return metrics.registry.get_sample_value(metric, {"topology": name, **labels})
+
+        wait_for(lambda: value("streamproc_expired_keys_total", component="remind", store="last") == 2, 60,
+                 "a and b to expire and their tombstones to commit")
+        wait_for(lambda: value("streamproc_pending_timers", task="0_0", component="remind") == 3, 60,
+                 "the pending timers measured at a checkpoint tick")
+        lag = value("streamproc_stream_time_lag_seconds", task="0_0")
+        assert abs(lag - (time.time() - 15)) < 600, lag  # wall clock minus stream time (15 s after the epoch)
+        assert value("streamproc_checkpoints_total", result="ok", reason="write-cache") >= 1
