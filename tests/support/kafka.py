@@ -48,11 +48,14 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 
 
 def create_topic(bootstrap: str, name: str, partitions: int, client: Mapping[str, Any] | None = None,
-                 config: Mapping[str, str] | None = None) -> None:
+                 config: Mapping[str, str] | None = None, replicas: int | None = None) -> None:
     """``client``: extra librdkafka settings (TLS) for this and the helpers below; ``config``: topic settings.
-    On Apache Kafka the topic gets the cluster's default replication factor (3 on the three-node cluster)."""
+    On Apache Kafka the topic gets the cluster's default replication factor (3 on the three-node cluster)
+    unless ``replicas`` says otherwise; on Tansu, 1."""
     admin = AdminClient({"bootstrap.servers": bootstrap, **(client or {})})
-    topic = NewTopic(name, partitions, 1 if TEST_BROKER == "tansu" else -1, config=dict(config or {}))
+    if replicas is None:
+        replicas = 1 if TEST_BROKER == "tansu" else -1
+    topic = NewTopic(name, partitions, replicas, config=dict(config or {}))
     admin.create_topics([topic])[name].result()
     wait_for(lambda: name in admin.list_topics(timeout=5).topics, 10, f"topic {name} to appear")
 
