@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from streamproc.state.backend import Batch
 from streamproc.state.changelog import SOURCE_HEADER, decode_sources, is_committed, source_header
@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 
 #: Seconds between restore progress log lines.
 PROGRESS_INTERVAL = 5.0
+#: Errors of an end-offset lookup while a partition's leadership moves (a broker died or came back): the
+#: client's metadata is stale or no leader is elected yet. Asked again for up to LEADER_WAIT seconds, since
+#: the lookup runs in the assignment callback, and an exception there stops the worker.
+_LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
+LEADER_WAIT = 30.0
 
 
 @dataclass
@@ -84,6 +89,19 @@ class ChangelogRestorer:
     def owners(self) -> set[str]:
         return {r.owner for r in self._active.values()}
 
+    def _end_offset(self, tp: TP) -> int:
+        """The changelog's reported end, asked again while its leader moves (found by chaos on a Kafka cluster)."""
+        deadline = time.monotonic() + LEADER_WAIT
+        while True:
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(*tp), timeout=10)
+                return int(high)
+            except KafkaException as exc:
+                if exc.args[0].code() not in _LEADER_MOVING or time.monotonic() > deadline:
+                    raise
+                log.info("end offset of %s[%d]: %s; asking again", tp[0], tp[1], exc.args[0].str())
+                time.sleep(0.5)
+
     def progress(self) -> dict[str, tuple[int, int]]:
         """``store -> (partitions restoring, records left)``. The end is the larger of the end offset read
         when the restore began and the high watermark of the latest fetch (the only one a broker with
@@ -110,7 +128,7 @@ class ChangelogRestorer:
             backend.wipe()
             start = 0
         tp = (store.changelog, store.partition)
-        _, high = self._consumer.get_watermark_offsets(TopicPartition(*tp), timeout=10)
+        high = self._end_offset(tp)
         # A reported end at or below the local offset may be stale on some brokers: confirm it with a fetch.
         confirmed = high == 0
         if start >= high > 0 and self._true_end is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 from streamproc.kafka.config import restore_consumer_config
 from streamproc.kafka.reading import reader, true_watermarks
@@ -167,3 +168,47 @@ def test_a_local_copy_at_the_changelogs_end_is_restored_at_once(broker: str, tmp
         again.close()
     finally:
         probe.close()
+
+
+class _LeaderMoving:
+    """A restore consumer whose first end-offset lookups fail as they do while a partition's leader moves
+    (seen in the chaos run on a three-node Kafka cluster, after a broker was killed and restarted)."""
+
+    def __init__(self, consumer: Consumer, failures: list[KafkaError]) -> None:
+        self._consumer = consumer
+        self._failures = failures
+        self.lookups = 0
+
+    def get_watermark_offsets(self, *args: Any, **kwargs: Any) -> tuple[int, int]:
+        self.lookups += 1
+        if self._failures:
+            raise KafkaException(self._failures.pop(0))
+        return self._consumer.get_watermark_offsets(*args, **kwargs)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
+
+
+def test_a_restore_asks_again_for_the_end_offset_while_the_leader_moves(broker: str, tmp_path: Path,
+                                                                        restore_consumer: Consumer) -> None:
+    changelog = unique("moving-changelog")
+    write_changelog(broker, changelog, {0: [(f"k{i}".encode(), b"1", i) for i in range(10)]})
+    moving = _LeaderMoving(restore_consumer, [KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION),
+                                              KafkaError(KafkaError.LEADER_NOT_AVAILABLE)])
+    store = open_store(tmp_path, "moving", changelog, 0)
+    assert restore(ChangelogRestorer(moving), [store], committed_input=10) == ["moving[0]"]
+    assert moving.lookups == 3
+    assert store.backend.get(b"k9") == b"1" and store.backend.position() == Position(10, {INPUT: 10})
+    store.close()
+
+
+def test_other_end_offset_errors_still_stop_the_restore(broker: str, tmp_path: Path,
+                                                        restore_consumer: Consumer) -> None:
+    changelog = unique("denied-changelog")
+    write_changelog(broker, changelog, {0: [(b"k", b"1", 1)]})
+    moving = _LeaderMoving(restore_consumer, [KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)])
+    store = open_store(tmp_path, "denied", changelog, 0)
+    with pytest.raises(KafkaException):
+        ChangelogRestorer(moving).begin("denied", store, {INPUT: 1})
+    assert moving.lookups == 1
+    store.close()
