@@ -34,9 +34,11 @@ log = logging.getLogger(__name__)
 #: Seconds between restore progress log lines.
 PROGRESS_INTERVAL = 5.0
 #: Errors of an end-offset lookup while a partition's leadership moves (a broker died or came back): the
-#: client's metadata is stale or no leader is elected yet. Asked again for up to LEADER_WAIT seconds, since
-#: the lookup runs in the assignment callback, and an exception there stops the worker.
-_LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
+#: client's metadata is stale, no leader is elected yet, or the request was in flight to the broker that
+#: died. Asked again for up to LEADER_WAIT seconds, since the lookup runs in the assignment callback, and
+#: an exception there stops the worker.
+_LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                            KafkaError._DESTROY_BROKER, KafkaError._TRANSPORT})
 LEADER_WAIT = 30.0
 
 

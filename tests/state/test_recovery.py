@@ -194,10 +194,11 @@ def test_a_restore_asks_again_for_the_end_offset_while_the_leader_moves(broker: 
     changelog = unique("moving-changelog")
     write_changelog(broker, changelog, {0: [(f"k{i}".encode(), b"1", i) for i in range(10)]})
     moving = _LeaderMoving(restore_consumer, [KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION),
-                                              KafkaError(KafkaError.LEADER_NOT_AVAILABLE)])
+                                              KafkaError(KafkaError.LEADER_NOT_AVAILABLE),
+                                              KafkaError(KafkaError._DESTROY_BROKER)])
     store = open_store(tmp_path, "moving", changelog, 0)
     assert restore(ChangelogRestorer(moving), [store], committed_input=10) == ["moving[0]"]
-    assert moving.lookups == 3
+    assert moving.lookups == 4
     assert store.backend.get(b"k9") == b"1" and store.backend.position() == Position(10, {INPUT: 10})
     store.close()
 
