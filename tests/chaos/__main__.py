@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
 
 from tests.chaos.brokers import BROKERS, chaos_broker
 from tests.chaos.driver import ChaosConfig, ChaosDriver
+from tests.support.kafka import TEST_BROKER
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, help="logs and state directories (default: a temporary directory)")
     args = parser.parse_args(argv)
+    if args.broker != "tansu" and TEST_BROKER != "kafka":
+        # The tests' client settings and readers are chosen when tests.support.kafka is imported, from
+        # STREAMPROC_TEST_BROKER (Kafka: fetch.wait.max.ms=100, and no re-reading of offset gaps).
+        command = [sys.executable, "-m", "tests.chaos", *(sys.argv[1:] if argv is None else argv)]
+        os.execve(sys.executable, command, {**os.environ, "STREAMPROC_TEST_BROKER": "kafka"})
     logging.basicConfig(level=logging.WARNING)
     config = ChaosConfig(messages=args.messages, kills=args.kills, outage=args.outage, guarantee=args.guarantee,
                          seed=args.seed)

@@ -90,10 +90,13 @@ def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition
 def contiguous_reads(consumer: Any, topic: str, partitions: Iterable[int]) -> ContiguousConsumer:
     """The runtime's consumer adapter over a test reader of ``topic`` read from offset 0: the embedded broker
     sometimes answers a fetch with a batch past one still being appended by another producer
-    (streamproc.kafka.continuity), and a reader that believed it would miss records."""
+    (streamproc.kafka.continuity), and a reader that believed it would miss records. On Apache Kafka
+    nothing is checked, as in the runtime: its gaps are real (transaction markers, compaction), and reading
+    each again made a read_committed read of a chaos run's output take minutes."""
     adapter = ContiguousConsumer(consumer)
-    for partition in partitions:
-        adapter.expect(topic, partition, 0)
+    if TEST_BROKER == "tansu":
+        for partition in partitions:
+            adapter.expect(topic, partition, 0)
     return adapter
 
 
