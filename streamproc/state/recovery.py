@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 #: Seconds between restore progress log lines.
 PROGRESS_INTERVAL = 5.0
+#: Errors of an end-offset lookup while a partition's leadership moves (a broker died or came back): the
+#: client's metadata is stale, no leader is elected yet, or the request was in flight to the broker that
+#: died. Asked again for up to ``ChangelogRestorer.leader_patience`` seconds (as any retriable error is).
+_LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                            KafkaError._DESTROY_BROKER, KafkaError._TRANSPORT})
 
 
 @dataclass
@@ -138,15 +143,18 @@ class ChangelogRestorer:
 
     def _end_offset(self, tp: TP, store: str) -> int:
         """The changelog partition's reported end. While a broker is down, a partition may have no leader
-        for a few seconds (until another replica is elected): wait for one, then give up with a ServiceError
-        that says so (the worker restarts and tries again) rather than an unexplained exception."""
+        for a few seconds (until another replica is elected), or the client may still ask the dead one: ask
+        again, then give up with a ServiceError that says so (the worker restarts and tries again) rather than
+        an unexplained exception. This runs in the assignment callback, where librdkafka retries nothing."""
         deadline = time.monotonic() + self.leader_patience
         while True:
             try:
                 return int(self._consumer.get_watermark_offsets(TopicPartition(*tp), timeout=10)[1])
             except KafkaException as exc:
                 err = exc.args[0]
-                if err.fatal() or time.monotonic() >= deadline:
+                if err.code() not in _LEADER_MOVING and not err.retriable():
+                    raise
+                if time.monotonic() >= deadline:
                     raise ServiceError(
                         f"cannot read where changelog {tp[0]}[{tp[1]}] ends, to restore store {store!r}: {err.str()} "
                         f"(is a broker down, or the partition without a leader?)") from None

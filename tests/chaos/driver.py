@@ -1,6 +1,7 @@
 """The chaos driver: the word count on 3 members and a 6-partition input, fed a known input while workers
 are SIGKILLed at random and targeted moments, a state directory is deleted once and the broker connection
-is cut once; then an independent reader checks every occurrence's output and every final count.
+is cut once (or, on a three-node Apache Kafka cluster, the busiest broker is SIGKILLed once and
+restarted: tests/chaos/brokers.py); then an independent reader checks every occurrence's output and every final count.
 
 Kill moments, in turn: ``processing`` (every member owns partitions and has checkpointed since; the
 kill comes up to 1.5 s later, mid-batch or mid-checkpoint as it falls), ``restore`` (the moment a
@@ -25,15 +26,13 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
+from tests.chaos.brokers import BrokerTrouble
 from tests.chaos.members import Member
 from tests.chaos.truth import expected_counts, verify_outputs, verify_store
 from tests.support.kafka import TopicTail, create_topic, unique
-from tests.support.proxy import TcpProxy
 from tests.support.wordcount import write_target
 
 MOMENTS = ("processing", "restore", "rebalance", "random")
-#: A restore's log line (state/recovery.py), also the one for a changelog already at its end ("...: it was at the end").
-_RESTORED = re.compile(r"restored \S+\[\d+\]: (\d+) records applied")
 
 #: A store restored, in a member's log: "restored <changelog>[<p>]: <n> records applied, ...".
 _RESTORED = re.compile(r"restored \S+: (\d+) records applied")
@@ -47,7 +46,7 @@ class ChaosConfig:
     partitions: int = 6
     #: Passed to `streamproc run --guarantee` unless at-least-once (the default, which needs no flag).
     guarantee: str = "at-least-once"
-    #: Seconds the proxy is cut once, halfway through the kills (0: never).
+    #: Seconds the proxy is cut once (or a broker of a cluster is down), halfway through the kills (0: never).
     outage: float = 10.0
     delete_state: bool = True
     seed: int = 1
@@ -80,6 +79,8 @@ class ChaosSummary:
     state_deletions: int = 0
     outages: int = 0
     outage_seconds: float = 0.0
+    #: What the broker failure was and how the cluster went through it (tests/chaos/brokers.py).
+    broker_notes: list[str] = field(default_factory=list)
     restores: int = 0
     records_restored: int = 0
     #: Fetches of an internal topic that skipped offsets (read again), and gaps that proved real.
@@ -115,7 +116,7 @@ class ChaosSummary:
             f"  kills             {self.kills} ({self.worker_kills} worker only, {self.member_kills} whole member; "
             f"moments: {moments})",
             f"  state deletions   {self.state_deletions}",
-            f"  broker outages    {self.outages} ({self.outage_seconds:.0f} s cut)",
+            f"  broker outages    {self.outages} ({self.outage_seconds:.0f} s {self._outage_kind()})",
             f"  restores          {self.restores} store partitions, {self.records_restored:,} records restored",
             f"  fetch gaps        {self.gaps_reread} read again, {self.gaps_believed} real",
             f"  duplicates seen   {self.duplicates:,}",
@@ -126,6 +127,8 @@ class ChaosSummary:
             f"  elapsed           {self.elapsed:.1f} s",
             f"  verdict           {'OK' if self.ok else 'FAILED'}",
         ]
+        for note in self.broker_notes:
+            lines.append(f"  - {note}")
         for problem in self.unexpected_exits + self.failed_stops:
             lines.append(f"  ! {problem}")
         for word, (got, want) in list(self.keys_wrong.items())[:5]:
@@ -134,13 +137,16 @@ class ChaosSummary:
             lines.append(f"  ! store {word!r}: {stored}, expected {want}")
         return "\n".join(lines)
 
+    def _outage_kind(self) -> str:
+        return "with a broker killed" if any(n.startswith("broker kill") for n in self.broker_notes) else "cut"
+
 
 class ChaosDriver:
-    """Runs one chaos scenario against ``bootstrap``, which must be ``proxy``'s address."""
+    """Runs one chaos scenario against ``broker``."""
 
-    def __init__(self, proxy: TcpProxy, workdir: Path, config: ChaosConfig, log: bool = True) -> None:
-        self.proxy = proxy
-        self.bootstrap = proxy.address
+    def __init__(self, broker: BrokerTrouble, workdir: Path, config: ChaosConfig, log: bool = True) -> None:
+        self.broker = broker
+        self.bootstrap = broker.bootstrap
         self.workdir = workdir
         self.config = config
         self._print = print if log else (lambda *args: None)
@@ -154,7 +160,7 @@ class ChaosDriver:
         workdir.mkdir(parents=True, exist_ok=True)
         target = workdir / "target.py"
         write_target(target, self.name, self.source, self.sink)
-        extra = ["--commit-interval", str(config.commit_interval)]
+        extra = ["--commit-interval", str(config.commit_interval), *broker.worker_args]
         if config.guarantee != "at-least-once":
             extra += ["--guarantee", config.guarantee]
         self.members = [Member(i, target, self.bootstrap, workdir, extra) for i in range(config.workers)]
@@ -166,13 +172,14 @@ class ChaosDriver:
     def run(self) -> ChaosSummary:
         c = self.config
         started = time.monotonic()
-        create_topic(self.bootstrap, self.source, c.partitions)
+        create_topic(self.bootstrap, self.source, c.partitions, replicas=self.broker.replicas)
         feeder = threading.Thread(target=self._feed, name="chaos-feed", daemon=True)
         feeder.start()
         for member in self.members:
             member.start()
         try:
             self._chaos()
+            self.summary.broker_notes = self.broker.finish()
             feeder.join(c.feed_seconds + 300)
             if self._feed_error is not None:
                 raise RuntimeError("feeding the input failed") from self._feed_error
@@ -266,18 +273,15 @@ class ChaosDriver:
         self._down.discard(member.index)
 
     def _outage(self, seconds: float) -> None:
-        """Cut every connection for ``seconds``. Members restarted just before have reached the broker first:
-        a member that cannot reach it on its very first start stops (a wrong address), as it should."""
+        """The broker failure (a cut, or a broker killed). Members restarted just before have reached the
+        broker first: a member that cannot reach it on its very first start stops (a wrong address), as
+        it should."""
         deadline = time.monotonic() + 60
         while not all("joined group" in m.current_log() for m in self.members) and time.monotonic() < deadline:
             time.sleep(0.1)
-        self._print(f"chaos: cutting the broker connection for {seconds:.0f} s")
-        self.proxy.cut("blackhole")
-        time.sleep(seconds)
-        self.proxy.restore()
+        self.broker.fail(seconds, lambda topic: topic.startswith(f"{self.name}-"), self._print)
         self.summary.outages += 1
         self.summary.outage_seconds += seconds
-        self._print("chaos: broker connection restored")
 
     def _check_members(self) -> None:
         """Members must keep running (or restart their workers themselves): a member that exited is a failure,

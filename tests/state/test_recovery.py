@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 from streamproc.errors import ServiceError
 from streamproc.kafka.config import restore_consumer_config
@@ -171,44 +171,59 @@ def test_a_local_copy_at_the_changelogs_end_is_restored_at_once(broker: str, tmp
         probe.close()
 
 
-class LeaderlessFor:
-    """The restore consumer, whose end-offset lookups fail as while a partition has no leader (a broker died
-    and no other replica is elected yet), ``times`` times."""
+class _LeaderMoving:
+    """A restore consumer whose first end-offset lookups fail as they do while a partition's leader moves
+    (seen in the chaos run on a three-node Kafka cluster, after a broker was killed and restarted)."""
 
-    def __init__(self, consumer: Consumer, times: int) -> None:
+    def __init__(self, consumer: Consumer, failures: list[KafkaError]) -> None:
         self._consumer = consumer
-        self.failures_left = times
+        self._failures = failures
+        self.lookups = 0
 
-    def get_watermark_offsets(self, tp: TopicPartition, timeout: float | None = None,
-                              cached: bool = False) -> tuple[int, int]:
-        if not cached and self.failures_left:
-            self.failures_left -= 1
-            raise KafkaException(KafkaError(KafkaError.LEADER_NOT_AVAILABLE, "Leader not available"))
-        return self._consumer.get_watermark_offsets(tp, timeout=timeout, cached=cached)  # type: ignore[no-any-return]
+    def get_watermark_offsets(self, *args: Any, **kwargs: Any) -> tuple[int, int]:
+        self.lookups += 1
+        if self._failures:
+            raise KafkaException(self._failures.pop(0))
+        return self._consumer.get_watermark_offsets(*args, **kwargs)  # type: ignore[no-any-return]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._consumer, name)
-
-
-def test_a_changelog_without_a_leader_for_a_moment_is_restored_once_it_has_one(
-        broker: str, tmp_path: Path, restore_consumer: Consumer) -> None:
-    changelog = unique("leaderless-changelog")
-    write_changelog(broker, changelog, {0: [(b"k", b"1", 0), (b"k", b"2", 1)]})
-    consumer = LeaderlessFor(restore_consumer, times=2)
-    store = open_store(tmp_path, "leaderless", changelog, 0)
-    assert restore(ChangelogRestorer(consumer), [store], committed_input=2) == ["leaderless[0]"]
-    assert consumer.failures_left == 0 and store.backend.get(b"k") == b"2"
-    store.close()
 
 
 def test_a_changelog_that_stays_without_a_leader_fails_the_restore_saying_so(
         broker: str, tmp_path: Path, restore_consumer: Consumer) -> None:
     changelog = unique("no-leader-changelog")
     create_topic(broker, changelog, 1)
-    restorer = ChangelogRestorer(LeaderlessFor(restore_consumer, times=1000))
+    failures = [KafkaError(KafkaError.LEADER_NOT_AVAILABLE, "Leader not available")] * 1000
+    restorer = ChangelogRestorer(_LeaderMoving(restore_consumer, failures))
     restorer.leader_patience = 0.0
     store = open_store(tmp_path, "noleader", changelog, 0)
     with pytest.raises(ServiceError, match=rf"where changelog {changelog}\[0\] ends.*'noleader'.*Leader not avail"):
         restorer.begin("task", store, {INPUT: 0})
     assert not restorer.busy
+
+
+def test_a_restore_asks_again_for_the_end_offset_while_the_leader_moves(broker: str, tmp_path: Path,
+                                                                        restore_consumer: Consumer) -> None:
+    changelog = unique("moving-changelog")
+    write_changelog(broker, changelog, {0: [(f"k{i}".encode(), b"1", i) for i in range(10)]})
+    moving = _LeaderMoving(restore_consumer, [KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION),
+                                              KafkaError(KafkaError.LEADER_NOT_AVAILABLE),
+                                              KafkaError(KafkaError._DESTROY_BROKER)])
+    store = open_store(tmp_path, "moving", changelog, 0)
+    assert restore(ChangelogRestorer(moving), [store], committed_input=10) == ["moving[0]"]
+    assert moving.lookups == 4
+    assert store.backend.get(b"k9") == b"1" and store.backend.position() == Position(10, {INPUT: 10})
+    store.close()
+
+
+def test_other_end_offset_errors_still_stop_the_restore(broker: str, tmp_path: Path,
+                                                        restore_consumer: Consumer) -> None:
+    changelog = unique("denied-changelog")
+    write_changelog(broker, changelog, {0: [(b"k", b"1", 1)]})
+    moving = _LeaderMoving(restore_consumer, [KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)])
+    store = open_store(tmp_path, "denied", changelog, 0)
+    with pytest.raises(KafkaException):
+        ChangelogRestorer(moving).begin("denied", store, {INPUT: 1})
+    assert moving.lookups == 1
     store.close()

@@ -372,9 +372,14 @@ class KafkaCluster:
 
 
 def _cluster_id() -> str:
+    """A random id as Kafka makes them (its Uuid.randomUuid): never one starting with "-", which the storage
+    tool's argument parser takes for an option (1 start in 64 failed with "expected one argument")."""
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def main(argv: list[str] | None = None) -> int:

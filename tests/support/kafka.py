@@ -48,11 +48,14 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: 
 
 
 def create_topic(bootstrap: str, name: str, partitions: int, client: Mapping[str, Any] | None = None,
-                 config: Mapping[str, str] | None = None) -> None:
+                 config: Mapping[str, str] | None = None, replicas: int | None = None) -> None:
     """``client``: extra librdkafka settings (TLS) for this and the helpers below; ``config``: topic settings.
-    On Apache Kafka the topic gets the cluster's default replication factor (3 on the three-node cluster)."""
+    On Apache Kafka the topic gets the cluster's default replication factor (3 on the three-node cluster)
+    unless ``replicas`` says otherwise; on Tansu, 1."""
     admin = AdminClient({"bootstrap.servers": bootstrap, **(client or {})})
-    topic = NewTopic(name, partitions, 1 if TEST_BROKER == "tansu" else -1, config=dict(config or {}))
+    if replicas is None:
+        replicas = 1 if TEST_BROKER == "tansu" else -1
+    topic = NewTopic(name, partitions, replicas, config=dict(config or {}))
     admin.create_topics([topic])[name].result()
     wait_for(lambda: name in admin.list_topics(timeout=5).topics, 10, f"topic {name} to appear")
 
@@ -87,10 +90,13 @@ def produce(bootstrap: str, topic: str, values: Iterable[bytes | str], partition
 def contiguous_reads(consumer: Any, topic: str, partitions: Iterable[int]) -> ContiguousConsumer:
     """The runtime's consumer adapter over a test reader of ``topic`` read from offset 0: the embedded broker
     sometimes answers a fetch with a batch past one still being appended by another producer
-    (streamproc.kafka.continuity), and a reader that believed it would miss records."""
+    (streamproc.kafka.continuity), and a reader that believed it would miss records. On Apache Kafka
+    nothing is checked, as in the runtime: its gaps are real (transaction markers, compaction), and reading
+    each again cost a full-size exactly-once chaos run about 3,400 re-reads of its output."""
     adapter = ContiguousConsumer(consumer)
-    for partition in partitions:
-        adapter.expect(topic, partition, 0)
+    if TEST_BROKER == "tansu":
+        for partition in partitions:
+            adapter.expect(topic, partition, 0)
     return adapter
 
 
