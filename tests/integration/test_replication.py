@@ -79,10 +79,9 @@ def test_two_of_three_brokers_down_stalls_the_workers_and_loses_nothing(cluster:
     not, only librdkafka's lines about the dropped connections (the input cannot be written either, so
     an idle worker has nothing else to report).
 
-    Not yet as it should be: when the group coordinator comes back and the workers are assigned again
-    while a partition still has no leader, get_watermark_offsets for the restore raises in the assign
-    callback and the worker exits with an unhandled KafkaError (exit 1, a traceback) before its
-    supervisor restarts it. Nothing is lost, so this test passes; the restore should wait instead."""
+    When the group coordinator comes back and the workers are assigned again while a changelog partition
+    still has no leader, the restore waits for one (up to 30 s; then the worker stops with a message
+    saying so and its supervisor restarts it), never with an unexplained traceback."""
     wc = WordCountRun(cluster.bootstrap_servers, tmp_path, partitions=6)
     changelog = f"{wc.name}-counts-changelog"
     running = wc.start("--workers", "2", "--replication-factor", "3", "--commit-interval", "1")
@@ -107,3 +106,4 @@ def test_two_of_three_brokers_down_stalls_the_workers_and_loses_nothing(cluster:
             if not node.alive:
                 cluster.start_node(node)
     assert verify_store(cluster.bootstrap_servers, changelog, wc.expected) == {}
+    assert "Traceback" not in running.log(), running.log()[-5000:]
