@@ -23,12 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guarantee", default="at-least-once", choices=["at-least-once", "exactly-once"])
     parser.add_argument("--broker", default="tansu", choices=["tansu", "kafka"],
                         help="the embedded broker, or Apache Kafka (tests/support/apache_kafka.py)")
+    parser.add_argument("--workload", default="wordcount", choices=["wordcount", "windowed"],
+                        help="the word count, or a per-minute windowed count with final emission checked against "
+                             "the brute-force oracle (tests/chaos/windowed.py)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, help="logs and state directories (default: a temporary directory)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     config = ChaosConfig(messages=args.messages, kills=args.kills, outage=args.outage, guarantee=args.guarantee,
-                         seed=args.seed)
+                         seed=args.seed, workload=args.workload)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="streamproc-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"chaos: {config.messages:,} messages, {config.kills} kills, {config.outage:.0f} s outage; "

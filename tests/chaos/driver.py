@@ -19,12 +19,14 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Producer
 
+from tests.chaos import windowed
 from tests.chaos.members import Member
 from tests.chaos.truth import expected_counts, verify_outputs, verify_store
 from tests.support.kafka import TopicTail, create_topic, unique
@@ -62,6 +64,9 @@ class ChaosConfig:
     words_per_message: tuple[int, int] = (1, 4)
     #: Seconds allowed after the last kill for the counts to become exact.
     settle_timeout: float = 300.0
+    #: ``wordcount`` (the word count, checked per occurrence) or ``windowed`` (a per-minute count with final
+    #: emission, checked against the oracle: tests/chaos/windowed.py).
+    workload: str = "wordcount"
 
     @property
     def feed_seconds(self) -> float:
@@ -94,6 +99,10 @@ class ChaosSummary:
     unexpected_exits: list[str] = field(default_factory=list)
     failed_stops: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    #: The windowed workload's verdict (None for the word count).
+    windows: windowed.WindowedVerdict | None = None
+    windows_expected: int = 0
+    late_expected: int = 0
 
     @property
     def kills(self) -> int:
@@ -101,16 +110,19 @@ class ChaosSummary:
 
     @property
     def ok(self) -> bool:
+        w = self.windows
+        windows_wrong = w is not None and bool(w.missing or w.wrong or w.late_missing or w.late_unexpected)
         return not (self.lost or self.overcounted or self.keys_wrong or self.store_keys_wrong
-                    or self.unexpected_exits or self.failed_stops)
+                    or self.unexpected_exits or self.failed_stops or windows_wrong)
 
     def render(self) -> str:
         c = self.config
         moments = ", ".join(f"{self.moments[m]} {m}" for m in MOMENTS)
+        w = self.windows
         lines = [
-            f"chaos summary: {c.guarantee}, {c.workers} members x 1 worker, {c.partitions} input partitions, "
-            f"seed {c.seed}",
-            f"  messages          {self.messages:,} ({self.words:,} words)",
+            f"chaos summary: {c.workload}, {c.guarantee}, {c.workers} members x 1 worker, {c.partitions} input "
+            f"partitions, seed {c.seed}",
+            f"  messages          {self.messages:,}" + (f" ({self.words:,} words)" if w is None else ""),
             f"  outputs           {self.outputs:,}",
             f"  kills             {self.kills} ({self.worker_kills} worker only, {self.member_kills} whole member; "
             f"moments: {moments})",
@@ -119,9 +131,21 @@ class ChaosSummary:
             f"  restores          {self.restores} store partitions, {self.records_restored:,} records restored",
             f"  fetch gaps        {self.gaps_reread} read again, {self.gaps_believed} real",
             f"  duplicates seen   {self.duplicates:,}",
-            f"  lost              {self.lost}",
-            f"  keys wrong        {len(self.keys_wrong)} in the output, {len(self.store_keys_wrong)} in the store "
-            f"({self.overcounted} counts above the truth)",
+        ]
+        if w is None:
+            lines += [
+                f"  lost              {self.lost}",
+                f"  keys wrong        {len(self.keys_wrong)} in the output, {len(self.store_keys_wrong)} in the "
+                f"store ({self.overcounted} counts above the truth)",
+            ]
+        else:
+            lines += [
+                f"  finals            {self.windows_expected:,} windows; {w.missing} missing, {len(w.wrong)} wrong, "
+                f"{w.repeats:,} repeated (identical)",
+                f"  late records      {self.late_expected:,} expected; {w.late_missing} missing, "
+                f"{w.late_unexpected} unexpected",
+            ]
+        lines += [
             f"  unexpected exits  {len(self.unexpected_exits)}",
             f"  elapsed           {self.elapsed:.1f} s",
             f"  verdict           {'OK' if self.ok else 'FAILED'}",
@@ -132,6 +156,8 @@ class ChaosSummary:
             lines.append(f"  ! output {word!r}: latest {got}, expected {want}")
         for word, (stored, want) in list(self.store_keys_wrong.items())[:5]:
             lines.append(f"  ! store {word!r}: {stored}, expected {want}")
+        for window, (values, expected) in list(w.wrong.items() if w is not None else ())[:5]:
+            lines.append(f"  ! window {window}: finals {values}, expected {expected}")
         return "\n".join(lines)
 
 
@@ -153,7 +179,16 @@ class ChaosDriver:
         self._client = ({"isolation.level": "read_committed"} if config.guarantee == "exactly-once" else {})
         workdir.mkdir(parents=True, exist_ok=True)
         target = workdir / "target.py"
-        write_target(target, self.name, self.source, self.sink)
+        self._windowed: windowed.WindowedInput | None = None
+        if config.workload == "windowed":
+            self.source, self.sink, self.late_sink = f"{self.name}-events", f"{self.name}-finals", f"{self.name}-late"
+            windowed.write_target(target, self.name, self.source, self.sink, self.late_sink)
+            self._windowed = windowed.WindowedInput(config.messages, config.partitions, int(time.time() * 1000),
+                                                    config.seed)
+        elif config.workload == "wordcount":
+            write_target(target, self.name, self.source, self.sink)
+        else:
+            raise ValueError(f"unknown chaos workload {config.workload!r}: wordcount or windowed")
         extra = ["--commit-interval", str(config.commit_interval)]
         if config.guarantee != "at-least-once":
             extra += ["--guarantee", config.guarantee]
@@ -290,32 +325,45 @@ class ChaosDriver:
             member.start()
 
     # --- input -----------------------------------------------------------------------------------
+    def _sentences(self) -> Iterator[tuple[bytes, bytes, int | None, int | None]]:
+        """The word count's input: (key, value, partition, timestamp), the last two left to the producer."""
+        c = self.config
+        rng = random.Random(c.seed)
+        vocabulary = [f"w{i}" for i in range(c.vocabulary)]
+        low, high = c.words_per_message
+        for i in range(c.messages):
+            yield str(i).encode(), " ".join(rng.choices(vocabulary, k=rng.randint(low, high))).encode(), None, None
+
     def _feed(self) -> None:
         """Produce the input at an even rate over the chaos phase (through the proxy, so an outage stalls it)."""
         try:
             c = self.config
-            rng = random.Random(c.seed)
-            vocabulary = [f"w{i}" for i in range(c.vocabulary)]
             producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
                                  "linger.ms": 20, "message.timeout.ms": 600_000,
                                  "logger": logging.getLogger("chaos.feed")})
+
+            def produce(key: bytes, value: bytes, partition: int | None, timestamp: int | None) -> None:
+                args: dict[str, Any] = {} if partition is None else {"partition": partition, "timestamp": timestamp}
+                while True:
+                    try:
+                        producer.produce(self.source, value, key, **args)
+                        return
+                    except BufferError:
+                        producer.poll(0.1)
+
             chunk = 1000
             per_chunk = c.feed_seconds / max(1, c.messages // chunk)
             started = time.monotonic()
-            low, high = c.words_per_message
-            for first in range(0, c.messages, chunk):
-                for i in range(first, min(first + chunk, c.messages)):
-                    sentence = " ".join(rng.choices(vocabulary, k=rng.randint(low, high)))
-                    while True:
-                        try:
-                            producer.produce(self.source, sentence.encode(), str(i).encode())
-                            break
-                        except BufferError:
-                            producer.poll(0.1)
-                producer.poll(0)
-                delay = started + (first // chunk + 1) * per_chunk - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+            records = self._sentences() if self._windowed is None else self._windowed.records()
+            for number, record in enumerate(records):
+                produce(*record)
+                if number % chunk == chunk - 1:
+                    producer.poll(0)
+                    delay = started + (number // chunk + 1) * per_chunk - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+            for record in self._windowed.flush() if self._windowed is not None else ():
+                produce(*record)
             left = producer.flush(600)
             if left:
                 raise RuntimeError(f"{left} input messages were not acknowledged")
@@ -325,6 +373,9 @@ class ChaosDriver:
     # --- the end ---------------------------------------------------------------------------------
     def _settle(self) -> None:
         """Wait until the latest output count of every word equals the independent truth."""
+        if self._windowed is not None:
+            self._settle_windows()
+            return
         expected, messages = expected_counts(self.bootstrap, self.source)
         self.summary.messages, self.summary.words = messages, sum(expected.values())
         self._expected = expected
@@ -347,6 +398,27 @@ class ChaosDriver:
             tail.close()
         self._print(f"chaos: counts not exact within {self.config.settle_timeout:.0f} s of the last kill")
 
+    def _settle_windows(self) -> None:
+        """Wait until every window the oracle closes has a final result."""
+        truth = self._truth = windowed.windowed_truth(self.bootstrap, self.source, self._client)
+        self.summary.messages, self.summary.windows_expected = truth.messages, len(truth.finals)
+        self.summary.late_expected = len(truth.late)
+        tail = TopicTail(self.bootstrap, self.sink, self._client)
+        seen: set[windowed.WindowKey] = set()
+        deadline = time.monotonic() + self.config.settle_timeout
+        try:
+            while time.monotonic() < deadline:
+                self._check_members()
+                tail.poll()
+                seen |= windowed.finals_seen(tail.records).keys()
+                tail.records.clear()
+                if seen >= truth.finals.keys():
+                    return
+                time.sleep(0.5)
+        finally:
+            tail.close()
+        self._print(f"chaos: finals incomplete within {self.config.settle_timeout:.0f} s of the last kill")
+
     def _stop_all(self) -> None:
         for member in self.members:
             if member.running is None or not member.alive:
@@ -356,6 +428,11 @@ class ChaosDriver:
                 self.summary.failed_stops.append(f"member {member.index} stopped with exit code {code}")
 
     def _verify(self) -> None:
+        if self._windowed is not None:
+            found = windowed.verify_windows(self.bootstrap, self.sink, self.late_sink, self._truth, self._client)
+            self.summary.windows = found
+            self.summary.outputs, self.summary.duplicates = found.outputs, found.repeats
+            return
         verdict = verify_outputs(self.bootstrap, self.sink, self._expected, self._client)
         s = self.summary
         s.outputs, s.duplicates, s.lost, s.overcounted = (verdict.outputs, verdict.duplicates, verdict.lost,
