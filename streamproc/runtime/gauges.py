@@ -64,3 +64,9 @@ def stream_time_lag(tasks: Iterable[Task], now: int) -> dict[str, float]:
     """``task id -> seconds`` the wall clock ``now`` (ms) is ahead of the task's stream time, for tasks that have
     one (a task that has seen no record is left out)."""
     return {task.id: (now - task.time.clock.time) / 1000 for task in tasks if task.time.clock.time >= 0}
+
+
+def open_windows(tasks: Iterable[Task]) -> dict[tuple[str, int], int]:
+    """``(component, partition) -> windows open`` in the windowed bolts of ``tasks``."""
+    return {(component, task.partition): engine.open for task in tasks
+            for component, engine in task.time.windows.items()}

@@ -33,7 +33,7 @@ from streamproc.plan import Plan, check_assignor
 from streamproc.runtime.checkpoint import Checkpointer
 from streamproc.runtime.clock import TimeConfig
 from streamproc.runtime.dispatch import Dispatcher
-from streamproc.runtime.gauges import consumer_lag, reader_components, state_sizes, stream_time_lag
+from streamproc.runtime.gauges import consumer_lag, open_windows, reader_components, state_sizes, stream_time_lag
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.settings import WorkerSettings
@@ -235,6 +235,7 @@ class Worker:
         self.metrics.publish_state(state_sizes(self.plan, tasks))
         self.metrics.publish_restoring(self._restore_progress())
         self.metrics.publish_stream_time_lag(stream_time_lag(self.tasks.running(), self.tasks.time.wall()))
+        self.metrics.publish_open_windows(open_windows(self.tasks.running()))
 
     def _check_parent(self) -> None:
         parent = self.settings.parent_pid
