@@ -96,7 +96,8 @@ def produce(bootstrap: str, topic: str, rows: Sequence[Row], partitions: int = 4
     """Creates ``topic`` if missing, then produces ``rows`` in order: JSON values, UTF-8 keys, the event time as
     the Kafka timestamp, each key to its murmur2 partition of the topic's actual partition count."""
     from confluent_kafka import KafkaException, Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     metadata = admin.list_topics(timeout=15)

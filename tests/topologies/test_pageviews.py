@@ -6,10 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pytest
-
-pytest.importorskip("streamproc.windows")
-
 from streamproc.testing import TopologyTestDriver
 from tests.topologies.examples import BASE, FAR, WALL, by_partition, identity, load_example, windowed_data
 from tests.windows import oracle
