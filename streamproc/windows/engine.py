@@ -46,6 +46,8 @@ class Engine:
     """What every kind shares: keys, the store, late records, the close and expiry index, final emission."""
 
     CACHED_KEYS = 65536
+    #: The per-record path (the bolt's ``process`` once bound).
+    process: Callable[[Tuple], None]
 
     def __init__(self, component: str, bolt: WindowedBolt, part: StorePartition, clock: StreamTime,
                  policy: ErrorPolicy, late: Tally) -> None:
@@ -65,8 +67,12 @@ class Engine:
         self._updates = not self._final
         self._retention: int = cls.retention_ms
         self._key_ctx = SerdeContext(part.changelog, is_key=True)
-        self._check = ValueCheck(part.spec, SerdeContext(part.changelog, is_key=False)).check \
-            if cls.aggregation.checked else None
+        self._value_ctx = SerdeContext(part.changelog, is_key=False)
+        check = ValueCheck(part.spec, self._value_ctx).check
+        pick = cls.aggregation.check_value
+        #: Checks a record before it is folded in (None: nothing to check), and a new accumulator.
+        self._check_record: Callable[[Tuple], None] | None = (lambda tup: check(pick(tup))) if pick else None
+        self._check = check if cls.aggregation.check_acc else None
         self._prefixes: dict[Any, bytes] = {}
         #: close time -> storage keys of the windows that close then; a heap of those times. Likewise expiry.
         self._closing: dict[int, set[bytes]] = {}
@@ -143,20 +149,22 @@ class Engine:
         self.next_due = NEVER
         backend = self._part.backend
         assert isinstance(backend, WindowedBackend)
-        deserialize = self._part.spec.value_serde.deserialize
-        ctx = SerdeContext(self._part.changelog, is_key=False)
         now = self._clock.time
         for skey, raw in backend.windows():
             prefix, start = split_window_key(skey)
-            close = self.close_time(prefix, start, lambda raw=raw: deserialize(raw, ctx))
+            close = self.close_time(prefix, start, raw)
             if close > now:
                 self.track(close, skey)
                 self.reopened(prefix, start, skey)
             else:
                 self._expire_at(close + self._retention, skey)
 
-    def close_time(self, prefix: bytes, start: int, value: Callable[[], Any]) -> int:
-        """When the stored window (prefix, start) closes; ``value()`` reads its stored value."""
+    def decode(self, raw: bytes) -> Any:
+        """A stored value."""
+        return self._part.spec.value_serde.deserialize(raw, self._value_ctx)
+
+    def close_time(self, prefix: bytes, start: int, raw: bytes) -> int:
+        """When the stored window (prefix, start) closes (``raw``: its stored value)."""
         raise NotImplementedError
 
     def reopened(self, prefix: bytes, start: int, skey: bytes) -> None:
@@ -235,7 +243,7 @@ class FixedEngine(Engine):
         self._close_after = window.size + window.grace
         self.process = self.process_tumbling if window.advance == window.size else self.process_hopping
 
-    def close_time(self, prefix: bytes, start: int, value: Callable[[], Any]) -> int:
+    def close_time(self, prefix: bytes, start: int, raw: bytes) -> int:
         return start + self._close_after
 
     def bounds(self, start: int, value: Any) -> tuple[int, int, int, Any]:
@@ -261,6 +269,8 @@ class FixedEngine(Engine):
             if acc is MISSING:
                 acc = self._init()
                 self.track(close, skey)
+        if self._check_record is not None:
+            self._check_record(tup)
         acc = self._add(acc, tup)
         if self._check is not None:
             self._check(acc)
@@ -287,6 +297,8 @@ class FixedEngine(Engine):
                 if acc is MISSING:
                     acc = self._init()
                     self.track(close, skey)
+            if self._check_record is not None:
+                self._check_record(tup)
             acc = self._add(acc, tup)
             if self._check is not None:
                 self._check(acc)
