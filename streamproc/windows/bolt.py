@@ -79,9 +79,6 @@ class WindowedBolt(Bolt):
         if not isinstance(aggregation, Aggregation):
             raise TopologyError(f"{name}.aggregation must be one of streamproc.windows.agg (count(), sum(...), "
                                 f"custom(...), ...), got {aggregation!r}")
-        if isinstance(window, Sliding):
-            raise TopologyError(f"{name}: Sliding windows are not implemented yet (use Hopping, Session or "
-                                "CountSliding)")
         if cls.emit_mode not in EMIT_MODES:
             raise TopologyError(f"{name}.emit_mode must be 'updates' or 'final', got {cls.emit_mode!r}")
         if isinstance(window, Session) and aggregation.merge is None:

@@ -129,7 +129,8 @@ class Engine:
             keys.discard(skey)
             self.open -= 1
 
-    def _expire_at(self, when: int, skey: bytes) -> None:
+    def expire_at(self, when: int, skey: bytes) -> None:
+        """Delete ``skey`` once stream time reaches ``when``."""
         keys = self._expiring.get(when)
         if keys is None:
             keys = self._expiring[when] = set()
@@ -153,18 +154,21 @@ class Engine:
         for skey, raw in backend.windows():
             prefix, start = split_window_key(skey)
             close = self.close_time(prefix, start, raw)
+            if close is None:
+                continue
             if close > now:
                 self.track(close, skey)
                 self.reopened(prefix, start, skey)
             else:
-                self._expire_at(close + self._retention, skey)
+                self.expire_at(close + self._retention, skey)
 
     def decode(self, raw: bytes) -> Any:
         """A stored value."""
         return self._part.spec.value_serde.deserialize(raw, self._value_ctx)
 
-    def close_time(self, prefix: bytes, start: int, raw: bytes) -> int:
-        """When the stored window (prefix, start) closes (``raw``: its stored value)."""
+    def close_time(self, prefix: bytes, start: int, raw: bytes) -> int | None:
+        """When the stored window (prefix, start) closes (``raw``: its stored value); None: the entry is not a
+        window (the kind indexes it itself)."""
         raise NotImplementedError
 
     def reopened(self, prefix: bytes, start: int, skey: bytes) -> None:
@@ -182,23 +186,31 @@ class Engine:
                 closed += 1
                 self.open -= 1
                 self.closing(skey, when, context)
-                if self._retention:
-                    self._expire_at(when + self._retention, skey)
-                else:
-                    self._part.delete(skey)
+                self.retire(skey, when)
         heap = self._expire_heap
         while heap and heap[0] <= now:
             for skey in sorted(self._expiring.pop(heapq.heappop(heap), ())):
-                self._part.delete(skey)
+                self.expire(skey)
         self.next_due = min(self._close_heap[0] if self._close_heap else NEVER,
                             self._expire_heap[0] if self._expire_heap else NEVER)
         return closed
+
+    def retire(self, skey: bytes, when: int) -> None:
+        """Window ``skey`` closed at ``when``: delete it, or keep it ``retention`` longer."""
+        if self._retention:
+            self.expire_at(when + self._retention, skey)
+        else:
+            self._part.delete(skey)
+
+    def expire(self, skey: bytes) -> None:
+        """The entry ``skey`` is past its retention: delete it (a tombstone in the changelog)."""
+        self._part.delete(skey)
 
     def closing(self, skey: bytes, when: int, context: Context) -> None:
         """Window ``skey`` closes at ``when``: emit its final result in emit mode "final"."""
         if not self._final:
             return
-        value = self._part.get(skey)
+        value = self.stored(skey)
         if value is MISSING:
             return
         prefix, start = split_window_key(skey)
@@ -213,6 +225,10 @@ class Engine:
                             exc)
         finally:
             bolt._current = None
+
+    def stored(self, skey: bytes) -> Any:
+        """What ``bounds`` takes for window ``skey``: its stored value (MISSING: none)."""
+        return self._part.get(skey)
 
     def bounds(self, start: int, value: Any) -> tuple[int, int, int, Any]:
         """(start, end, the output's timestamp, accumulator) of a stored window."""

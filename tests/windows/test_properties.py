@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamproc.windows import CountSliding, CountTumbling, Hopping, Session, Tumbling, WindowedBolt, agg
+from streamproc.windows import CountSliding, CountTumbling, Hopping, Session, Sliding, Tumbling, WindowedBolt, agg
 from tests.windows.support import driver, results
 
 Record = tuple[str, int, int]  # key, event time, value
@@ -119,27 +120,6 @@ def test_updates_emit_once_per_window_a_record_changed_and_end_at_the_final(reco
     assert last == {(k, s): sum(values) for k, s, _, values in finals if k != "z"}
 
 
-@SETTINGS
-@given(streams(), st.data())
-def test_a_crash_anywhere_gives_the_same_finals(records: list[Record], data: st.DataObject) -> None:
-    checkpoint_at = data.draw(st.integers(0, len(records)))
-    crash_at = data.draw(st.integers(checkpoint_at, len(records)))
-    lose_state = data.draw(st.booleans())
-    expected, _ = fixed_model(500, 500, 200)([*records, ("z", 10**6, -1)])
-    with driver(TumblingCollect) as d:
-        for i, (key, ts, value) in enumerate(records):
-            if i == checkpoint_at:
-                d.checkpoint()
-            if i == crash_at:
-                d.crash(lose_state=lose_state)  # what came after the checkpoint is read again
-            d.send("events", {"n": value}, key=key, timestamp=ts)
-        d.send("events", {"n": -1}, key="z", timestamp=10**6)
-        got = results(d)
-    # Finals emitted between the checkpoint and the crash come out again after it (at-least-once, as every output in
-    # the driver); every copy is identical, and nothing is missing.
-    assert sorted(set(map(repr, got))) == sorted(map(repr, (f for f in expected if f[0] != "z")))
-
-
 # --- sessions -----------------------------------------------------------------------------------------------------
 def session_model(gap: int, grace: int) -> Any:
     def model(records: list[Record]) -> tuple[list[Final], list[int]]:
@@ -183,6 +163,59 @@ def test_sessions_match_the_model(records: list[Record]) -> None:
     run(Sessions, records, session_model(150, 100))
 
 
+# --- sliding windows ---------------------------------------------------------------------------------------------
+def sliding_model(d: int, grace: int) -> Any:
+    """Every step recomputes from scratch the windows the arrived records define: for each record time t, [t - d, t]
+    ([0, d] below d) and [t + 1, t + 1 + d] if a record falls in it. A window opens when first defined unless already
+    closed, and emits at its close what arrived in it, in (time, arrival) order."""
+
+    def defined(arrived: list[Record]) -> set[tuple[str, int]]:
+        found = set()
+        for key, t, _ in arrived:
+            found.add((key, max(0, t - d)))
+            if any(k == key and t < u <= t + 1 + d for k, u, _ in arrived):
+                found.add((key, t + 1))
+        return found
+
+    def model(records: list[Record]) -> tuple[list[Final], list[int]]:
+        stream = -1
+        arrived: list[Record] = []
+        seen: set[tuple[str, int]] = set()
+        open_: set[tuple[str, int]] = set()
+        finals: list[Final] = []
+        late = []
+        for key, ts, value in records:
+            stream = max(stream, ts)
+            for k, s in sorted(open_):
+                if s + d + 1 + grace <= stream:
+                    open_.remove((k, s))
+                    inside = sorted((u, v) for kk, u, v in arrived if kk == k and s <= u <= s + d)
+                    finals.append((k, s, s + d, [v for _, v in sorted(inside, key=lambda uv: uv[0])]))
+            if ts + d + grace < stream:
+                late.append(value)
+                continue
+            arrived.append((key, ts, value))
+            for window in defined(arrived) - seen:
+                seen.add(window)
+                if window[1] + d + 1 + grace > stream:
+                    open_.add(window)
+        return finals, late
+
+    return model
+
+
+class SlidingCollect(WindowedBolt):
+    window = Sliding(time_difference=200, grace=100)
+    aggregation = agg.collect("n")
+    emit_mode = "final"
+
+
+@SETTINGS
+@given(streams())
+def test_sliding_matches_the_model(records: list[Record]) -> None:
+    run(SlidingCollect, records, sliding_model(200, 100))
+
+
 # --- count windows ------------------------------------------------------------------------------------------------
 class CountThree(WindowedBolt):
     window = CountTumbling(3)
@@ -220,3 +253,31 @@ def test_count_tumbling_matches_the_model(records: list[Record]) -> None:
 @given(streams())
 def test_count_sliding_matches_the_model(records: list[Record]) -> None:
     run(CountLastFour, records, count_model(4, 3))
+
+
+# --- crashes -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("bolt", "model"), [
+    (TumblingCollect, fixed_model(500, 500, 200)),
+    (Sessions, session_model(150, 100)),
+    (SlidingCollect, sliding_model(200, 100)),
+], ids=["tumbling", "session", "sliding"])
+@SETTINGS
+@given(records=streams(), data=st.data())
+def test_a_crash_anywhere_gives_the_same_finals(bolt: type[WindowedBolt], model: Any, records: list[Record],
+                                                data: st.DataObject) -> None:
+    checkpoint_at = data.draw(st.integers(0, len(records)))
+    crash_at = data.draw(st.integers(checkpoint_at, len(records)))
+    lose_state = data.draw(st.booleans())
+    expected, _ = model([*records, ("z", 10**6, -1)])
+    with driver(bolt) as d:
+        for i, (key, ts, value) in enumerate(records):
+            if i == checkpoint_at:
+                d.checkpoint()
+            if i == crash_at:
+                d.crash(lose_state=lose_state)  # what came after the checkpoint is read again
+            d.send("events", {"n": value}, key=key, timestamp=ts)
+        d.send("events", {"n": -1}, key="z", timestamp=10**6)
+        got = results(d)
+    # Finals emitted between the checkpoint and the crash come out again after it (at-least-once, as every output in
+    # the driver); every copy is identical, and nothing is missing.
+    assert sorted(set(map(repr, got))) == sorted(map(repr, (f for f in expected if f[0] != "z")))
