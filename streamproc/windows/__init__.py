@@ -8,4 +8,5 @@ from streamproc.windows import agg
 from streamproc.windows.bolt import WindowedBolt
 from streamproc.windows.kinds import CountSliding, CountTumbling, Hopping, Session, Sliding, Tumbling, Window
 
-__all__ = ["CountSliding", "CountTumbling", "Hopping", "Session", "Sliding", "Tumbling", "Window", "WindowedBolt", "agg"]
+__all__ = ["CountSliding", "CountTumbling", "Hopping", "Session", "Sliding", "Tumbling", "Window", "WindowedBolt",
+           "agg"]

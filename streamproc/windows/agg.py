@@ -37,18 +37,21 @@ def _pick(field: Field) -> Pick:
 class Aggregation:
     """What a window does with its records (see the module docstring)."""
 
-    __slots__ = ("add", "checked", "init", "merge", "name", "result")
+    __slots__ = ("add", "check_acc", "check_value", "init", "merge", "name", "result")
 
     def __init__(self, name: str, init: Callable[[], Any], add: Callable[[Any, Tuple], Any],
-                 merge: Callable[[Any, Any], Any] | None, result: Callable[[Any], Any] = lambda acc: acc,
-                 checked: bool = False) -> None:
+                 merge: Callable[[Any, Any], Any] | None, result: Callable[[Any], Any] = lambda acc: acc, *,
+                 check_value: Pick | None = None, check_acc: bool = False) -> None:
         self.name = name
         self.init = init
         self.add = add
         self.merge = merge
         self.result = result
-        #: Whether accumulators hold user values that must be checked as storable when set.
-        self.checked = checked
+        #: Accumulators keep the values this picks as they are: each is checked as storable *before* ``add``, which
+        #: may change the accumulator in place, so that a value the store cannot keep fails its record only.
+        self.check_value = check_value
+        #: Accumulators are user-made: each new one is checked as storable.
+        self.check_acc = check_acc
 
     def __repr__(self) -> str:
         return f"agg.{self.name}"
@@ -59,7 +62,7 @@ def count() -> Aggregation:
     return Aggregation("count()", lambda: 0, lambda acc, tup: acc + 1, lambda a, b: a + b)
 
 
-def sum(field: Field = None) -> Aggregation:  # noqa: A001 - the name users expect
+def sum(field: Field = None) -> Aggregation:
     """The sum of the field's values (numbers)."""
     pick = _pick(field)
     return Aggregation("sum()", lambda: 0, lambda acc, tup: acc + pick(tup), lambda a, b: a + b)
@@ -75,15 +78,15 @@ def _extreme(name: str, better: Callable[[Any, Any], Any], field: Field) -> Aggr
     def merge(a: Any, b: Any) -> Any:
         return b if a is None else a if b is None else better(a, b)
 
-    return Aggregation(name, lambda: None, add, merge, checked=True)
+    return Aggregation(name, lambda: None, add, merge, check_value=pick)
 
 
-def min(field: Field = None) -> Aggregation:  # noqa: A001
+def min(field: Field = None) -> Aggregation:
     """The smallest of the field's values."""
     return _extreme("min()", builtins.min, field)
 
 
-def max(field: Field = None) -> Aggregation:  # noqa: A001
+def max(field: Field = None) -> Aggregation:
     """The largest of the field's values."""
     return _extreme("max()", builtins.max, field)
 
@@ -109,7 +112,7 @@ def collect(field: Field = None) -> Aggregation:
         acc.append(pick(tup))
         return acc
 
-    return Aggregation("collect()", list, add, lambda a, b: a + b, list, checked=True)
+    return Aggregation("collect()", list, add, lambda a, b: a + b, list, check_value=pick)
 
 
 def top_k(k: int, field: Field = None, by: str | Callable[[Any], Any] | None = None) -> Aggregation:
@@ -135,7 +138,7 @@ def top_k(k: int, field: Field = None, by: str | Callable[[Any], Any] | None = N
         acc.append(pick(tup))
         return best(acc) if len(acc) > k else sorted(acc, key=rank, reverse=True)
 
-    return Aggregation(f"top_k({k})", list, add, lambda a, b: best(a + b), list, checked=True)
+    return Aggregation(f"top_k({k})", list, add, lambda a, b: best(a + b), list, check_value=pick)
 
 
 def reduce(fn: Callable[[Any, Any], Any], field: Field = None) -> Aggregation:
@@ -152,17 +155,18 @@ def reduce(fn: Callable[[Any, Any], Any], field: Field = None) -> Aggregation:
     def merge(a: list[Any], b: list[Any]) -> list[Any]:
         return [fn(a[0], b[0])] if a and b else a or b
 
-    return Aggregation("reduce()", list, add, merge, lambda acc: acc[0] if acc else None, checked=True)
+    return Aggregation("reduce()", list, add, merge, lambda acc: acc[0] if acc else None, check_acc=True)
 
 
 def custom(initializer: Callable[[], Any], aggregate: Callable[[Any, Any], Any],
            merge: Callable[[Any, Any], Any] | None = None) -> Aggregation:
     """A user aggregation: ``initializer()`` makes an empty accumulator, ``aggregate(acc, value)`` folds in a
     record's whole value and returns the new accumulator, ``merge(a, b)`` (required for Session windows) joins
-    two. Accumulators must be JSON-storable; the output carries the accumulator as it is."""
+    two. Accumulators must be JSON-storable (each new one is checked; one changed in place must stay storable);
+    the output carries the accumulator as it is."""
     for name, fn in (("initializer", initializer), ("aggregate", aggregate)):
         if not callable(fn):
             raise TopologyError(f"agg.custom: {name} must be callable, got {fn!r}")
     if merge is not None and not callable(merge):
         raise TopologyError(f"agg.custom: merge must be callable or None, got {merge!r}")
-    return Aggregation("custom()", initializer, lambda acc, tup: aggregate(acc, tup.value), merge, checked=True)
+    return Aggregation("custom()", initializer, lambda acc, tup: aggregate(acc, tup.value), merge, check_acc=True)

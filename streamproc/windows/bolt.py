@@ -59,14 +59,14 @@ class WindowedBolt(Bolt):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         name = cls.__name__
-        if "window_store" not in cls.__dict__:
-            cls.window_store = f"{name}.windows"
+        store = cls.__dict__.get("window_store") or f"{name}.windows"
+        cls.window_store = store
         if cls.process is not WindowedBolt.process:
             raise TopologyError(f"{name}: a WindowedBolt's process is the window's; set window and aggregation "
                                 "instead (or use a plain Bolt)")
         if "stores" in cls.__dict__:
             cls.user_stores = tuple(cls.__dict__["stores"])
-        cls.stores = (Store(cls.window_store, backend="windowed"), *cls.user_stores)
+        cls.stores = (Store(store, backend="windowed"), *cls.user_stores)
         cls.streams = tuple(dict.fromkeys(("late", *cls.streams)))
         super().__init_subclass__(**kwargs)
         if "window" not in dir(cls):
@@ -79,9 +79,6 @@ class WindowedBolt(Bolt):
         if not isinstance(aggregation, Aggregation):
             raise TopologyError(f"{name}.aggregation must be one of streamproc.windows.agg (count(), sum(...), "
                                 f"custom(...), ...), got {aggregation!r}")
-        if isinstance(window, Sliding):
-            raise TopologyError(f"{name}: Sliding windows are not implemented yet (use Hopping, Session or "
-                                "CountSliding)")
         if cls.emit_mode not in EMIT_MODES:
             raise TopologyError(f"{name}.emit_mode must be 'updates' or 'final', got {cls.emit_mode!r}")
         if isinstance(window, Session) and aggregation.merge is None:

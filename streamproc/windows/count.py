@@ -13,13 +13,14 @@ window and the largest plus one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from streamproc.components import Tuple
 from streamproc.metrics import Tally
 from streamproc.runtime.clock import StreamTime
+from streamproc.serde.base import SerdeContext
 from streamproc.state.partition import MISSING, StorePartition
+from streamproc.state.values import ValueCheck
 from streamproc.state.windowed import pack_start
 from streamproc.windows.engine import Engine
 from streamproc.windows.kinds import CountSliding, CountTumbling
@@ -40,11 +41,12 @@ class CountEngine(Engine):
         self._n = window.n
         self._every = window.every if isinstance(window, CountSliding) else 0
         self.process = self.process_sliding if self._every else self.process_tumbling
+        self._check_value = ValueCheck(part.spec, SerdeContext(part.changelog, is_key=False)).check
 
     def load(self) -> None:
         """Nothing to index: count windows do not close with time."""
 
-    def close_time(self, prefix: bytes, start: int, value: Callable[[], Any]) -> int:
+    def close_time(self, prefix: bytes, start: int, raw: bytes) -> int:
         raise AssertionError("count windows do not close with time")
 
     def _emit(self, tup: Tuple, first: int, last: int, acc: Any) -> None:
@@ -57,12 +59,15 @@ class CountEngine(Engine):
         entry = self._part.get(skey)
         if entry is MISSING:
             entry = [0, self._init(), ts, ts]
+        if self._check_record is not None:
+            self._check_record(tup)
+        acc = self._add(entry[1], tup)
+        if self._check is not None:
+            self._check(acc)
         entry[0] += 1
-        entry[1] = self._add(entry[1], tup)
+        entry[1] = acc
         entry[2] = min(entry[2], ts)
         entry[3] = max(entry[3], ts)
-        if self._check is not None:
-            self._check(entry[1])
         if entry[0] >= self._n:
             self._part.delete(skey)
             self._emit(tup, entry[2], entry[3], entry[1])
@@ -76,13 +81,12 @@ class CountEngine(Engine):
         entry = self._part.get(skey)
         if entry is MISSING:
             entry = [0, []]
+        self._check_value(tup.value)  # kept as it is in the buffer
         entry[0] += 1
         buffer: list[list[Any]] = entry[1]
         buffer.append([ts, tup.value])
         if len(buffer) > self._n:
             del buffer[0]
-        if self._check is not None:
-            self._check(tup.value)
         self._part.put(skey, entry)
         if entry[0] % self._every == 0:
             acc = self._init()

@@ -46,6 +46,8 @@ class Engine:
     """What every kind shares: keys, the store, late records, the close and expiry index, final emission."""
 
     CACHED_KEYS = 65536
+    #: The per-record path (the bolt's ``process`` once bound).
+    process: Callable[[Tuple], None]
 
     def __init__(self, component: str, bolt: WindowedBolt, part: StorePartition, clock: StreamTime,
                  policy: ErrorPolicy, late: Tally) -> None:
@@ -65,8 +67,12 @@ class Engine:
         self._updates = not self._final
         self._retention: int = cls.retention_ms
         self._key_ctx = SerdeContext(part.changelog, is_key=True)
-        self._check = ValueCheck(part.spec, SerdeContext(part.changelog, is_key=False)).check \
-            if cls.aggregation.checked else None
+        self._value_ctx = SerdeContext(part.changelog, is_key=False)
+        check = ValueCheck(part.spec, self._value_ctx).check
+        pick = cls.aggregation.check_value
+        #: Checks a record before it is folded in (None: nothing to check), and a new accumulator.
+        self._check_record: Callable[[Tuple], None] | None = (lambda tup: check(pick(tup))) if pick else None
+        self._check = check if cls.aggregation.check_acc else None
         self._prefixes: dict[Any, bytes] = {}
         #: close time -> storage keys of the windows that close then; a heap of those times. Likewise expiry.
         self._closing: dict[int, set[bytes]] = {}
@@ -123,7 +129,8 @@ class Engine:
             keys.discard(skey)
             self.open -= 1
 
-    def _expire_at(self, when: int, skey: bytes) -> None:
+    def expire_at(self, when: int, skey: bytes) -> None:
+        """Delete ``skey`` once stream time reaches ``when``."""
         keys = self._expiring.get(when)
         if keys is None:
             keys = self._expiring[when] = set()
@@ -143,20 +150,25 @@ class Engine:
         self.next_due = NEVER
         backend = self._part.backend
         assert isinstance(backend, WindowedBackend)
-        deserialize = self._part.spec.value_serde.deserialize
-        ctx = SerdeContext(self._part.changelog, is_key=False)
         now = self._clock.time
         for skey, raw in backend.windows():
             prefix, start = split_window_key(skey)
-            close = self.close_time(prefix, start, lambda raw=raw: deserialize(raw, ctx))
+            close = self.close_time(prefix, start, raw)
+            if close is None:
+                continue
             if close > now:
                 self.track(close, skey)
                 self.reopened(prefix, start, skey)
             else:
-                self._expire_at(close + self._retention, skey)
+                self.expire_at(close + self._retention, skey)
 
-    def close_time(self, prefix: bytes, start: int, value: Callable[[], Any]) -> int:
-        """When the stored window (prefix, start) closes; ``value()`` reads its stored value."""
+    def decode(self, raw: bytes) -> Any:
+        """A stored value."""
+        return self._part.spec.value_serde.deserialize(raw, self._value_ctx)
+
+    def close_time(self, prefix: bytes, start: int, raw: bytes) -> int | None:
+        """When the stored window (prefix, start) closes (``raw``: its stored value); None: the entry is not a
+        window (the kind indexes it itself)."""
         raise NotImplementedError
 
     def reopened(self, prefix: bytes, start: int, skey: bytes) -> None:
@@ -174,23 +186,31 @@ class Engine:
                 closed += 1
                 self.open -= 1
                 self.closing(skey, when, context)
-                if self._retention:
-                    self._expire_at(when + self._retention, skey)
-                else:
-                    self._part.delete(skey)
+                self.retire(skey, when)
         heap = self._expire_heap
         while heap and heap[0] <= now:
             for skey in sorted(self._expiring.pop(heapq.heappop(heap), ())):
-                self._part.delete(skey)
+                self.expire(skey)
         self.next_due = min(self._close_heap[0] if self._close_heap else NEVER,
                             self._expire_heap[0] if self._expire_heap else NEVER)
         return closed
+
+    def retire(self, skey: bytes, when: int) -> None:
+        """Window ``skey`` closed at ``when``: delete it, or keep it ``retention`` longer."""
+        if self._retention:
+            self.expire_at(when + self._retention, skey)
+        else:
+            self._part.delete(skey)
+
+    def expire(self, skey: bytes) -> None:
+        """The entry ``skey`` is past its retention: delete it (a tombstone in the changelog)."""
+        self._part.delete(skey)
 
     def closing(self, skey: bytes, when: int, context: Context) -> None:
         """Window ``skey`` closes at ``when``: emit its final result in emit mode "final"."""
         if not self._final:
             return
-        value = self._part.get(skey)
+        value = self.stored(skey)
         if value is MISSING:
             return
         prefix, start = split_window_key(skey)
@@ -205,6 +225,10 @@ class Engine:
                             exc)
         finally:
             bolt._current = None
+
+    def stored(self, skey: bytes) -> Any:
+        """What ``bounds`` takes for window ``skey``: its stored value (MISSING: none)."""
+        return self._part.get(skey)
 
     def bounds(self, start: int, value: Any) -> tuple[int, int, int, Any]:
         """(start, end, the output's timestamp, accumulator) of a stored window."""
@@ -235,7 +259,7 @@ class FixedEngine(Engine):
         self._close_after = window.size + window.grace
         self.process = self.process_tumbling if window.advance == window.size else self.process_hopping
 
-    def close_time(self, prefix: bytes, start: int, value: Callable[[], Any]) -> int:
+    def close_time(self, prefix: bytes, start: int, raw: bytes) -> int:
         return start + self._close_after
 
     def bounds(self, start: int, value: Any) -> tuple[int, int, int, Any]:
@@ -261,6 +285,8 @@ class FixedEngine(Engine):
             if acc is MISSING:
                 acc = self._init()
                 self.track(close, skey)
+        if self._check_record is not None:
+            self._check_record(tup)
         acc = self._add(acc, tup)
         if self._check is not None:
             self._check(acc)
@@ -287,6 +313,8 @@ class FixedEngine(Engine):
                 if acc is MISSING:
                     acc = self._init()
                     self.track(close, skey)
+            if self._check_record is not None:
+                self._check_record(tup)
             acc = self._add(acc, tup)
             if self._check is not None:
                 self._check(acc)

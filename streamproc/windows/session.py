@@ -14,7 +14,6 @@ costs no store scan; ``load`` rebuilds them from the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from streamproc.components import Tuple
@@ -47,8 +46,8 @@ class SessionEngine(Engine):
         #: key prefix -> open sessions of the key, as [start, last].
         self._sessions: dict[bytes, list[list[int]]] = {}
 
-    def close_time(self, prefix: bytes, start: int, value: Callable[[], Any]) -> int:
-        return int(value()[0]) + self._close_after
+    def close_time(self, prefix: bytes, start: int, raw: bytes) -> int:
+        return int(self.decode(raw)[0]) + self._close_after
 
     def reopened(self, prefix: bytes, start: int, skey: bytes) -> None:
         last = self._part.get(skey)[0]
@@ -84,22 +83,26 @@ class SessionEngine(Engine):
         if close <= self._clock.time:
             self.late_record(tup)
             return
+        if self._check_record is not None:
+            self._check_record(tup)
         part = self._part
+        # Fold first, change the store after: a record that fails (a value the store cannot keep) changes nothing.
         acc: Any = MISSING
         for s in joined:
-            old_key = prefix + pack_start(s[0])
-            stored = part.get(old_key)
+            stored = part.get(prefix + pack_start(s[0]))
             acc = stored[1] if acc is MISSING else self._merge(acc, stored[1])
-            self.untrack(s[1] + self._close_after, old_key)
-            if s[0] != start:
-                part.delete(old_key)
-            assert sessions is not None
-            sessions.remove(s)
         if acc is MISSING:
             acc = self._init()
         acc = self._add(acc, tup)
         if self._check is not None:
             self._check(acc)
+        for s in joined:
+            old_key = prefix + pack_start(s[0])
+            self.untrack(s[1] + self._close_after, old_key)
+            if s[0] != start:
+                part.delete(old_key)
+            assert sessions is not None
+            sessions.remove(s)
         skey = prefix + pack_start(start)
         part.put(skey, [last, acc])
         self.track(close, skey)

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from streamproc.errors import StateError
-from streamproc.state.windowed import window_key
 from streamproc.state.store import key_prefix
+from streamproc.state.windowed import window_key
 from streamproc.testing import RecordFailedError
 from streamproc.windows import Hopping, Tumbling, WindowedBolt, agg
 from tests.windows.support import driver, results
