@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.support.kafka import REPO, read_all, unique
 from tests.topologies.examples import BASE, windowed_data
 from tests.windows import oracle
 
@@ -42,3 +50,19 @@ def test_pageviews_leave_the_last_pages_quiet() -> None:
 def test_a_key_has_one_partition() -> None:
     assert windowed_data.murmur2_partition("user-1", 4) == windowed_data.murmur2_partition("user-1", 4)
     assert {windowed_data.murmur2_partition(f"user-{n}", 4) for n in range(50)} == {0, 1, 2, 3}
+
+
+@pytest.mark.integration
+def test_the_command_line_produces_recent_records_to_a_new_topic(broker: str) -> None:
+    topic = unique("clicks")
+    started = int(time.time() * 1000)
+    command = [sys.executable, str(REPO / "topologies" / "windowed_data.py"), "clicks", "--bootstrap-servers", broker,
+               "--topic", topic, "--count", "300"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    records = read_all(broker, topic)
+    assert len(records) == 300
+    stamps = [json.loads(r.value())["ts"] for r in records]
+    assert all(r.timestamp()[1] == json.loads(r.value())["ts"] for r in records)
+    assert started - 24 * 3_600_000 < min(stamps) and max(stamps) <= started  # recent, none in the future
+    assert all(r.partition() == windowed_data.murmur2_partition(r.key().decode(), 4) for r in records)
