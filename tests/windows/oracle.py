@@ -28,7 +28,8 @@ Window kinds and their reported bounds ``(key, start, end)``:
   an open session of its key joins it; one that bridges several open sessions merges them. A closed
   session is final: it never merges again (a record near it starts a session of its own).
 - count windows (``count_tumbling``, ``count_sliding``): per key, in arrival order, with no time, grace or
-  lateness; bounds are positions in the key's sequence of records, ``[first, last + 1)``.
+  lateness; bounds are positions in the key's sequence of records, ``[first, last + 1)`` (streamproc reports
+  the window's event-time span instead; tests/windows/test_oracle_agreement.py converts).
 """
 
 from __future__ import annotations
