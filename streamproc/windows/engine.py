@@ -27,7 +27,7 @@ from streamproc.metrics import Tally
 from streamproc.runtime.clock import NEVER, StreamTime
 from streamproc.runtime.timers import callback_failed
 from streamproc.serde.base import SerdeContext
-from streamproc.state.partition import DELETED, MISSING, StorePartition
+from streamproc.state.partition import MISSING, StorePartition
 from streamproc.state.store import key_prefix
 from streamproc.state.values import ValueCheck
 from streamproc.state.windowed import WindowedBackend, pack_start, split_window_key
@@ -280,9 +280,11 @@ class FixedEngine(Engine):
             skey = self.prefix(key) + pack_start(start)
         cache = self._cache
         acc = cache.get(skey, MISSING)
-        if acc is MISSING or acc is DELETED:
-            acc = self._part.get(skey)
-            if acc is MISSING:
+        if acc is MISSING:  # not written since the last checkpoint: committed, or a new window (the index says)
+            keys = self._closing.get(close)
+            if keys is not None and skey in keys:
+                acc = self._part.get(skey)
+            else:
                 acc = self._init()
                 self.track(close, skey)
         if self._check_record is not None:
@@ -308,9 +310,11 @@ class FixedEngine(Engine):
             late = False
             skey = prefix + pack_start(start)
             acc = cache.get(skey, MISSING)
-            if acc is MISSING or acc is DELETED:
-                acc = self._part.get(skey)
-                if acc is MISSING:
+            if acc is MISSING:
+                keys = self._closing.get(close)
+                if keys is not None and skey in keys:
+                    acc = self._part.get(skey)
+                else:
                     acc = self._init()
                     self.track(close, skey)
             if self._check_record is not None:
