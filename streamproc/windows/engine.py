@@ -30,7 +30,7 @@ from streamproc.serde.base import SerdeContext
 from streamproc.state.partition import MISSING, StorePartition
 from streamproc.state.store import key_prefix
 from streamproc.state.values import ValueCheck
-from streamproc.state.windowed import WindowedBackend, pack_start, split_window_key
+from streamproc.state.windowed import START_BYTES, WindowedBackend, pack_start, split_window_key
 from streamproc.windows.kinds import Hopping
 
 if TYPE_CHECKING:
@@ -74,6 +74,8 @@ class Engine:
         self._check_record: Callable[[Tuple], None] | None = (lambda tup: check(pick(tup))) if pick else None
         self._check = check if cls.aggregation.check_acc else None
         self._prefixes: dict[Any, bytes] = {}
+        #: The reverse of ``_prefixes``: a final's key without decoding it.
+        self._keys: dict[bytes, Any] = {}
         #: close time -> storage keys of the windows that close then; a heap of those times. Likewise expiry.
         self._closing: dict[int, set[bytes]] = {}
         self._close_heap: list[int] = []
@@ -102,10 +104,17 @@ class Engine:
         if type(key) is str or type(key) is bytes:
             if len(self._prefixes) >= self.CACHED_KEYS:
                 self._prefixes.clear()
+                self._keys.clear()
             self._prefixes[key] = prefix
+            self._keys[prefix] = key
         return prefix
 
     def key_of(self, prefix: bytes) -> Any:
+        """The tuple key whose storage prefix is ``prefix`` (a list decodes to a tuple, as a timer's key)."""
+        try:
+            return self._keys[prefix]
+        except KeyError:
+            pass
         key = self._part.spec.key_serde.deserialize(prefix[2:], self._key_ctx)
         return tuple(key) if type(key) is list else key
 
@@ -264,6 +273,28 @@ class FixedEngine(Engine):
 
     def bounds(self, start: int, value: Any) -> tuple[int, int, int, Any]:
         return start, start + self._size, start + self._size - 1, value
+
+    def closing(self, skey: bytes, when: int, context: Context) -> None:
+        """Engine.closing, lean: one final per window is the common case of a tumbling count."""
+        if self._final:
+            acc = self._cache.get(skey, MISSING)
+            if acc is MISSING:
+                acc = self._part.get(skey)
+                if acc is MISSING:
+                    return
+            key = self.key_of(skey[:-START_BYTES])
+            start = when - self._close_after
+            end = start + self._size
+            bolt = self._bolt
+            bolt._current = context(key, when)
+            try:
+                bolt.emit({"key": key, "start": start, "end": end, "value": self._result(acc)}, key=key,
+                          timestamp=end - 1)
+            except Exception as exc:
+                callback_failed(self._policy, f"{self.component}: the final result of window [{start}, {end}) of "
+                                f"{key!r}", exc)
+            finally:
+                bolt._current = None
 
     def process_tumbling(self, tup: Tuple) -> None:
         """The per-record path of a tumbling window, inline: one window per record."""
