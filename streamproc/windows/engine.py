@@ -81,6 +81,10 @@ class Engine:
         self._close_heap: list[int] = []
         self._expiring: dict[int, set[bytes]] = {}
         self._expire_heap: list[int] = []
+        #: Windows opened since the write cache was last emptied (in that generation of it), never stored: one
+        #: that closes before the next checkpoint leaves the cache without a changelog record or a tombstone.
+        self._fresh: set[bytes] = set()
+        self._fresh_generation = part.generation
         #: The earliest close or expiry (NEVER: none); the task's stream time calls ``fire`` once it gets there.
         self.next_due = NEVER
         #: Windows open now (the gauge), and late records seen by this task.
@@ -119,8 +123,14 @@ class Engine:
         return tuple(key) if type(key) is list else key
 
     # --- the index --------------------------------------------------------------------------------
-    def track(self, close: int, skey: bytes) -> None:
-        """A window that closes at ``close`` opened."""
+    def track(self, close: int, skey: bytes, fresh: bool = False) -> None:
+        """A window that closes at ``close`` opened; ``fresh``: it has never been stored (``drop``)."""
+        if fresh:
+            generation = self._part.generation
+            if generation != self._fresh_generation:
+                self._fresh.clear()
+                self._fresh_generation = generation
+            self._fresh.add(skey)
         keys = self._closing.get(close)
         if keys is None:
             keys = self._closing[close] = set()
@@ -209,11 +219,20 @@ class Engine:
         if self._retention:
             self.expire_at(when + self._retention, skey)
         else:
-            self._part.delete(skey)
+            self.drop(skey)
 
     def expire(self, skey: bytes) -> None:
-        """The entry ``skey`` is past its retention: delete it (a tombstone in the changelog)."""
-        self._part.delete(skey)
+        """The entry ``skey`` is past its retention: delete it."""
+        self.drop(skey)
+
+    def drop(self, skey: bytes) -> None:
+        """Delete ``skey``: a tombstone at the next checkpoint, or nothing at all for a window opened since the
+        last one (fresh: neither the store nor the changelog has it)."""
+        if skey in self._fresh and self._part.generation == self._fresh_generation:
+            self._fresh.discard(skey)
+            self._cache.pop(skey, None)
+        else:
+            self._part.delete(skey)
 
     def closing(self, skey: bytes, when: int, context: Context) -> None:
         """Window ``skey`` closes at ``when``: emit its final result in emit mode "final"."""
@@ -317,7 +336,7 @@ class FixedEngine(Engine):
                 acc = self._part.get(skey)
             else:
                 acc = self._init()
-                self.track(close, skey)
+                self.track(close, skey, fresh=True)
         if self._check_record is not None:
             self._check_record(tup)
         acc = self._add(acc, tup)
@@ -347,7 +366,7 @@ class FixedEngine(Engine):
                     acc = self._part.get(skey)
                 else:
                     acc = self._init()
-                    self.track(close, skey)
+                    self.track(close, skey, fresh=True)
             if self._check_record is not None:
                 self._check_record(tup)
             acc = self._add(acc, tup)
