@@ -30,7 +30,7 @@ from streamproc.serde.base import SerdeContext
 from streamproc.state.partition import MISSING, StorePartition
 from streamproc.state.store import key_prefix
 from streamproc.state.values import ValueCheck
-from streamproc.state.windowed import WindowedBackend, pack_start, split_window_key
+from streamproc.state.windowed import START_BYTES, WindowedBackend, pack_start, split_window_key
 from streamproc.windows.kinds import Hopping
 
 if TYPE_CHECKING:
@@ -74,11 +74,17 @@ class Engine:
         self._check_record: Callable[[Tuple], None] | None = (lambda tup: check(pick(tup))) if pick else None
         self._check = check if cls.aggregation.check_acc else None
         self._prefixes: dict[Any, bytes] = {}
+        #: The reverse of ``_prefixes``: a final's key without decoding it.
+        self._keys: dict[bytes, Any] = {}
         #: close time -> storage keys of the windows that close then; a heap of those times. Likewise expiry.
         self._closing: dict[int, set[bytes]] = {}
         self._close_heap: list[int] = []
         self._expiring: dict[int, set[bytes]] = {}
         self._expire_heap: list[int] = []
+        #: Windows opened since the write cache was last emptied (in that generation of it), never stored: one
+        #: that closes before the next checkpoint leaves the cache without a changelog record or a tombstone.
+        self._fresh: set[bytes] = set()
+        self._fresh_generation = part.generation
         #: The earliest close or expiry (NEVER: none); the task's stream time calls ``fire`` once it gets there.
         self.next_due = NEVER
         #: Windows open now (the gauge), and late records seen by this task.
@@ -102,16 +108,29 @@ class Engine:
         if type(key) is str or type(key) is bytes:
             if len(self._prefixes) >= self.CACHED_KEYS:
                 self._prefixes.clear()
+                self._keys.clear()
             self._prefixes[key] = prefix
+            self._keys[prefix] = key
         return prefix
 
     def key_of(self, prefix: bytes) -> Any:
+        """The tuple key whose storage prefix is ``prefix`` (a list decodes to a tuple, as a timer's key)."""
+        try:
+            return self._keys[prefix]
+        except KeyError:
+            pass
         key = self._part.spec.key_serde.deserialize(prefix[2:], self._key_ctx)
         return tuple(key) if type(key) is list else key
 
     # --- the index --------------------------------------------------------------------------------
-    def track(self, close: int, skey: bytes) -> None:
-        """A window that closes at ``close`` opened."""
+    def track(self, close: int, skey: bytes, fresh: bool = False) -> None:
+        """A window that closes at ``close`` opened; ``fresh``: it has never been stored (``drop``)."""
+        if fresh:
+            generation = self._part.generation
+            if generation != self._fresh_generation:
+                self._fresh.clear()
+                self._fresh_generation = generation
+            self._fresh.add(skey)
         keys = self._closing.get(close)
         if keys is None:
             keys = self._closing[close] = set()
@@ -200,11 +219,20 @@ class Engine:
         if self._retention:
             self.expire_at(when + self._retention, skey)
         else:
-            self._part.delete(skey)
+            self.drop(skey)
 
     def expire(self, skey: bytes) -> None:
-        """The entry ``skey`` is past its retention: delete it (a tombstone in the changelog)."""
-        self._part.delete(skey)
+        """The entry ``skey`` is past its retention: delete it."""
+        self.drop(skey)
+
+    def drop(self, skey: bytes) -> None:
+        """Delete ``skey``: a tombstone at the next checkpoint, or nothing at all for a window opened since the
+        last one (fresh: neither the store nor the changelog has it)."""
+        if skey in self._fresh and self._part.generation == self._fresh_generation:
+            self._fresh.discard(skey)
+            self._cache.pop(skey, None)
+        else:
+            self._part.delete(skey)
 
     def closing(self, skey: bytes, when: int, context: Context) -> None:
         """Window ``skey`` closes at ``when``: emit its final result in emit mode "final"."""
@@ -265,6 +293,28 @@ class FixedEngine(Engine):
     def bounds(self, start: int, value: Any) -> tuple[int, int, int, Any]:
         return start, start + self._size, start + self._size - 1, value
 
+    def closing(self, skey: bytes, when: int, context: Context) -> None:
+        """Engine.closing, lean: one final per window is the common case of a tumbling count."""
+        if self._final:
+            acc = self._cache.get(skey, MISSING)
+            if acc is MISSING:
+                acc = self._part.get(skey)
+                if acc is MISSING:
+                    return
+            key = self.key_of(skey[:-START_BYTES])
+            start = when - self._close_after
+            end = start + self._size
+            bolt = self._bolt
+            bolt._current = context(key, when)
+            try:
+                bolt.emit({"key": key, "start": start, "end": end, "value": self._result(acc)}, key=key,
+                          timestamp=end - 1)
+            except Exception as exc:
+                callback_failed(self._policy, f"{self.component}: the final result of window [{start}, {end}) of "
+                                f"{key!r}", exc)
+            finally:
+                bolt._current = None
+
     def process_tumbling(self, tup: Tuple) -> None:
         """The per-record path of a tumbling window, inline: one window per record."""
         ts = tup.timestamp
@@ -286,7 +336,7 @@ class FixedEngine(Engine):
                 acc = self._part.get(skey)
             else:
                 acc = self._init()
-                self.track(close, skey)
+                self.track(close, skey, fresh=True)
         if self._check_record is not None:
             self._check_record(tup)
         acc = self._add(acc, tup)
@@ -316,7 +366,7 @@ class FixedEngine(Engine):
                     acc = self._part.get(skey)
                 else:
                     acc = self._init()
-                    self.track(close, skey)
+                    self.track(close, skey, fresh=True)
             if self._check_record is not None:
                 self._check_record(tup)
             acc = self._add(acc, tup)

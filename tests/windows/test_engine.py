@@ -103,6 +103,20 @@ def test_closed_windows_are_deleted_with_a_tombstone_in_the_changelog() -> None:
         assert sum(1 for _ in part.backend.windows()) == 1  # b's window [5000, 6000)
 
 
+def test_a_window_opened_and_closed_between_two_checkpoints_costs_no_changelog_record() -> None:
+    with driver(Final) as d:
+        d.send("events", {}, key="a", timestamp=10)
+        d.send("events", {}, key="b", timestamp=1100)  # closes a's window: it was never stored
+        d.checkpoint()
+        changelog = [m.key() for m in d.records(d.plan.names.changelog("Final.windows"))]
+        assert window_key(key_prefix(b'"a"'), 0) not in changelog
+        assert window_key(key_prefix(b'"b"'), 1000) in changelog
+        assert results(d) == [("a", 0, 1000, 1)]
+        d.crash(lose_state=True)  # b's window, restored, still closes once
+        d.send("events", {}, key="c", timestamp=2100)
+        assert results(d) == [("a", 0, 1000, 1), ("b", 1000, 2000, 1)]
+
+
 class Kept(WindowedBolt):
     window = Tumbling(size=1000, grace=0)
     aggregation = agg.count()
