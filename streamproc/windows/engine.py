@@ -59,7 +59,6 @@ class Engine:
         self._clock = clock
         self._policy = policy
         self._late_tally = late
-        self._agg = cls.aggregation
         self._init = cls.aggregation.init
         self._add = cls.aggregation.add
         self._result = cls.aggregation.result

@@ -70,6 +70,16 @@ class SessionEngine(Engine):
             if not sessions:
                 del self._sessions[prefix]
 
+    def _is_fresh(self, skey: bytes, start: int, joined: list[list[int]]) -> bool:
+        """Whether the session stored at ``skey`` after this record has never been stored (Engine.drop): it is a
+        fresh one kept, or a new start with nothing in the write cache. Without retention, the store holds open
+        sessions only, and a start deleted since the last checkpoint is in the write cache as a delete."""
+        if self._retention:
+            return False
+        if any(s[0] == start for s in joined):
+            return skey in self._fresh and self._part.generation == self._fresh_generation
+        return self._cache.get(skey, MISSING) is MISSING
+
     def process(self, tup: Tuple) -> None:
         ts = tup.timestamp
         assert ts is not None
@@ -96,16 +106,17 @@ class SessionEngine(Engine):
         acc = self._add(acc, tup)
         if self._check is not None:
             self._check(acc)
+        skey = prefix + pack_start(start)
+        fresh = self._is_fresh(skey, start, joined)
         for s in joined:
             old_key = prefix + pack_start(s[0])
             self.untrack(s[1] + self._close_after, old_key)
             if s[0] != start:
-                part.delete(old_key)
+                self.drop(old_key)
             assert sessions is not None
             sessions.remove(s)
-        skey = prefix + pack_start(start)
         part.put(skey, [last, acc])
-        self.track(close, skey)
+        self.track(close, skey, fresh)
         self._sessions.setdefault(prefix, []).append([start, last])
         if self._updates:
             self.update(tup, start, last, acc)

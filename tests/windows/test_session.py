@@ -79,3 +79,23 @@ def test_a_session_aggregation_needs_a_merge() -> None:
         class NoMerge(WindowedBolt):
             window = Session(gap=10, grace=0)
             aggregation = agg.custom(dict, lambda acc, value: acc)
+
+
+def test_sessions_opened_merged_and_closed_between_checkpoints_cost_no_changelog_record() -> None:
+    with driver(Pages) as d:
+        d.send("events", {"page": "a"}, key="u", timestamp=1000)
+        d.send("events", {"page": "c"}, key="u", timestamp=1200)
+        d.checkpoint()  # both stored
+        d.send("events", {"page": "b"}, key="u", timestamp=1100)  # merges them: 1200's entry is deleted
+        d.send("events", {"page": "x"}, key="w", timestamp=1300)
+        d.send("events", {"page": "y"}, key="w", timestamp=1350)
+        d.send("events", {"page": "z"}, key="v", timestamp=5000)  # closes u's and w's sessions
+        d.checkpoint()
+        changelog = [(m.key(), m.value()) for m in d.records(d.plan.names.changelog("Pages.windows"))]
+        keys = [k for k, _ in changelog]
+        assert not any(b'"w"' in k for k in keys)  # opened and closed between two checkpoints
+        assert sum(1 for k, v in changelog if b'"u"' in k and v is None) == 2  # u's two stored sessions: tombstones
+        assert results(d) == [("u", 1000, 1200, ["a", "c", "b"]), ("w", 1300, 1350, ["x", "y"])]
+        d.crash(lose_state=True)
+        d.send("events", {"page": "z"}, key="v", timestamp=9000)
+        assert results(d)[2:] == [("v", 5000, 5000, ["z"])]
