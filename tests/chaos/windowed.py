@@ -27,7 +27,8 @@ from tests.windows import oracle
 
 SIZE = 60_000
 GRACE = 10_000
-#: What a worker refuses beyond the wall clock is a day ahead; the input ends this long before "now".
+#: The input's event times end this long before the driver starts: recent, so a broker's retention by timestamp
+#: keeps them, and never ahead of a worker's wall clock (--max-future-skew).
 BEFORE_NOW = 3_600_000
 
 TARGET = '''
@@ -52,11 +53,14 @@ WindowKey = tuple[str, int, int]
 
 
 def write_target(path: Path, name: str, source: str, sink: str, late: str) -> None:
+    """The topology file each member runs: TARGET under this run's names."""
     path.write_text(TARGET.format(name=name, source=source, sink=sink, late=late, size=SIZE, grace=GRACE))
 
 
 @dataclass(frozen=True)
 class WindowedInput:
+    """The input, deterministic per seed: ``messages`` records of ``keys`` keys over ``span`` ms of event time."""
+
     messages: int
     partitions: int
     now: int
@@ -87,6 +91,8 @@ class WindowedInput:
 
 @dataclass
 class WindowedTruth:
+    """The oracle's verdict on the input topic: the count of every window it closes, and the late record ids."""
+
     finals: dict[WindowKey, int]
     late: set[int]
     messages: int
@@ -110,6 +116,8 @@ def windowed_truth(bootstrap: str, source: str, client: Mapping[str, Any] | None
 
 @dataclass
 class WindowedVerdict:
+    """What the output and late topics hold, compared with the truth."""
+
     outputs: int = 0
     #: Finals beyond the first of their window (at-least-once repetitions after a kill), all identical.
     repeats: int = 0
@@ -122,6 +130,7 @@ class WindowedVerdict:
 
 
 def finals_seen(records: list[Any]) -> dict[WindowKey, list[int]]:
+    """Every value emitted per window, in the order read (a partition's order: a window has one partition)."""
     seen: dict[WindowKey, list[int]] = {}
     for record in records:
         value = json.loads(record.value())
@@ -133,6 +142,7 @@ def finals_seen(records: list[Any]) -> dict[WindowKey, list[int]]:
 
 def verify_windows(bootstrap: str, sink: str, late_sink: str, truth: WindowedTruth,
                    client: Mapping[str, Any] | None = None) -> WindowedVerdict:
+    """Read both topics to their end (after the members stopped) and compare them with ``truth``."""
     verdict = WindowedVerdict()
     seen = finals_seen(read_all(bootstrap, sink, timeout=300, client=client))
     for window, values in seen.items():
