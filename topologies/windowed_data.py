@@ -133,8 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--topic", help="default: the kind's name, the example topology's input")
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--start", type=int, help="event time of the first record, epoch ms (default: so that "
-                                                  "the last one is about now)")
+    parser.add_argument("--start", type=int, help="epoch ms the event times count from (default: so that the "
+                                                  "latest is a minute before now)")
     args = parser.parse_args(argv)
     now = int(time.time() * 1000)
     if args.kind == "clicks":
