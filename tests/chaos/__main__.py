@@ -23,9 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--guarantee", default="at-least-once", choices=["at-least-once", "exactly-once"])
     parser.add_argument("--broker", default="tansu", choices=["tansu", "kafka"],
                         help="the embedded broker, or Apache Kafka (tests/support/apache_kafka.py)")
-    parser.add_argument("--workload", default="wordcount", choices=["wordcount", "windowed"],
-                        help="the word count, or a per-minute windowed count with final emission checked against "
-                             "the brute-force oracle (tests/chaos/windowed.py)")
+    parser.add_argument("--workload", default="wordcount", choices=["wordcount", "windowed", "sessions"],
+                        help="the word count, or a per-minute count (windowed) or a count per session with final "
+                             "emission, checked against the brute-force oracle (tests/chaos/windowed.py)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, help="logs and state directories (default: a temporary directory)")
     args = parser.parse_args(argv)

@@ -58,15 +58,15 @@ class ChaosDriver:
         workdir.mkdir(parents=True, exist_ok=True)
         target = workdir / "target.py"
         self._windowed: windowed.WindowedInput | None = None
-        if config.workload == "windowed":
+        if config.workload in windowed.WINDOWS:
             self.source, self.sink, self.late_sink = f"{self.name}-events", f"{self.name}-finals", f"{self.name}-late"
-            windowed.write_target(target, self.name, self.source, self.sink, self.late_sink)
+            windowed.write_target(target, self.name, self.source, self.sink, self.late_sink, config.workload)
             self._windowed = windowed.WindowedInput(config.messages, config.partitions, int(time.time() * 1000),
                                                     config.seed)
         elif config.workload == "wordcount":
             write_target(target, self.name, self.source, self.sink)
         else:
-            raise ValueError(f"unknown chaos workload {config.workload!r}: wordcount or windowed")
+            raise ValueError(f"unknown chaos workload {config.workload!r}: wordcount, windowed or sessions")
         extra = ["--commit-interval", str(config.commit_interval)]
         if config.guarantee != "at-least-once":
             extra += ["--guarantee", config.guarantee]
@@ -278,7 +278,7 @@ class ChaosDriver:
 
     def _settle_windows(self) -> None:
         """Wait until every window the oracle closes has a final result."""
-        truth = self._truth = windowed.windowed_truth(self.bootstrap, self.source, self._client)
+        truth = self._truth = windowed.windowed_truth(self.bootstrap, self.source, self._client, self.config.workload)
         self.summary.messages, self.summary.windows_expected = truth.messages, len(truth.finals)
         self.summary.late_expected = len(truth.late)
         tail = TopicTail(self.bootstrap, self.sink, self._client)

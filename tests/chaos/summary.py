@@ -33,8 +33,8 @@ class ChaosConfig:
     words_per_message: tuple[int, int] = (1, 4)
     #: Seconds allowed after the last kill for the counts to become exact.
     settle_timeout: float = 300.0
-    #: ``wordcount`` (the word count, checked per occurrence) or ``windowed`` (a per-minute count with final
-    #: emission, checked against the oracle: tests/chaos/windowed.py).
+    #: ``wordcount`` (the word count, checked per occurrence), ``windowed`` (a per-minute count with final
+    #: emission) or ``sessions`` (a count per session), both checked against the oracle: tests/chaos/windowed.py.
     workload: str = "wordcount"
 
     @property

@@ -1,4 +1,5 @@
-"""The chaos suite's windowed workload: a per-minute count with final emission, checked against the oracle.
+"""The chaos suite's windowed workloads, checked against the oracle: ``windowed``, a per-minute count with final
+emission (tumbling windows), and ``sessions``, a count per session (10 s gap) with final emission.
 
 Input: ``keys`` keys, each message ``{"i": n}`` with an event time (its Kafka timestamp) that rises with n
 over ``span`` of event time, most a little out of order (up to ``jitter`` ms early), a few (``late_share``)
@@ -27,17 +28,20 @@ from tests.windows import oracle
 
 SIZE = 60_000
 GRACE = 10_000
+GAP = 10_000
+#: The window of each workload, as the target declares it.
+WINDOWS = {"windowed": f"Tumbling(size={SIZE}, grace={GRACE})", "sessions": f"Session(gap={GAP}, grace={GRACE})"}
 #: The input's event times end this long before the driver starts: recent, so a broker's retention by timestamp
 #: keeps them, and never ahead of a worker's wall clock (--max-future-skew).
 BEFORE_NOW = 3_600_000
 
 TARGET = '''
 from streamproc import JsonSerde, KafkaSink, KafkaSpout, StrSerde, Topology
-from streamproc.windows import Tumbling, WindowedBolt, agg
+from streamproc.windows import Session, Tumbling, WindowedBolt, agg
 
 
 class CountPerMinute(WindowedBolt):
-    window = Tumbling(size={size}, grace={grace})
+    window = {window}
     aggregation = agg.count()
     emit_mode = "final"
 
@@ -52,9 +56,9 @@ topology.bolt("late", KafkaSink({late!r}, key_serde=StrSerde(), value_serde=Json
 WindowKey = tuple[str, int, int]
 
 
-def write_target(path: Path, name: str, source: str, sink: str, late: str) -> None:
-    """The topology file each member runs: TARGET under this run's names."""
-    path.write_text(TARGET.format(name=name, source=source, sink=sink, late=late, size=SIZE, grace=GRACE))
+def write_target(path: Path, name: str, source: str, sink: str, late: str, workload: str = "windowed") -> None:
+    """The topology file each member runs: TARGET under this run's names, with the workload's window."""
+    path.write_text(TARGET.format(name=name, source=source, sink=sink, late=late, window=WINDOWS[workload]))
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,8 @@ class WindowedTruth:
     messages: int
 
 
-def windowed_truth(bootstrap: str, source: str, client: Mapping[str, Any] | None = None) -> WindowedTruth:
+def windowed_truth(bootstrap: str, source: str, client: Mapping[str, Any] | None = None,
+                   workload: str = "windowed") -> WindowedTruth:
     """The oracle's finals and late records for what the input topic holds."""
     per_partition: dict[int, list[oracle.Event]] = {}
     records = read_all(bootstrap, source, timeout=120, client=client)
@@ -108,7 +113,7 @@ def windowed_truth(bootstrap: str, source: str, client: Mapping[str, Any] | None
     finals: dict[WindowKey, int] = {}
     late: set[int] = set()
     for events in per_partition.values():  # read_all keeps each partition's offset order
-        outcome = oracle.tumbling(events, SIZE, GRACE)
+        outcome = oracle.tumbling(events, SIZE, GRACE) if workload == "windowed" else oracle.session(events, GAP, GRACE)
         finals.update(outcome.aggregate(len))
         late.update(e.value for e in outcome.late)
     return WindowedTruth(finals, late, len(records))
