@@ -66,7 +66,8 @@ class TaskTime:
         return bool(self.timers or self.ticks) or self.idle_ms is not None
 
     def add_bolt(self, component: str, bolt: Bolt, stores: Mapping[str, StorePartition]) -> None:
-        """Bind ``bolt.timers`` (if it defines on_timer) and schedule its ticks (if it has tick_interval)."""
+        """Bind ``bolt.timers`` (if it defines on_timer), schedule its ticks (if it has tick_interval), and bind a
+        WindowedBolt's windows to stream time."""
         cls = type(bolt)
         if isinstance(bolt, WindowedBolt):
             self.windows[component] = bolt.bind_windows(component, dict(stores), self.clock, self._policy)
@@ -175,13 +176,14 @@ class TaskTime:
         self._set_event_due()
 
     def _window_context(self, component: str, before: int, wall: int) -> Callable[[Any, int], CallbackContext]:
+        """The context of a window of ``component`` closing as stream time moves on from ``before``: as an event
+        timer's (its close time as origin offset, under an origin of the windows' own), built per window."""
         origin = f"{self._timer_origin}.{component}/windows"
-        wall_offset = self._wall_offset(wall)
 
         def context(key: Any, when: int) -> CallbackContext:
             if when > before:
                 return self._context(component, key, when, origin, when)
-            return self._context(component, key, when, self._wall_origin, wall_offset)
+            return self._context(component, key, when, self._wall_origin, self._wall_offset(wall))
 
         return context
 
