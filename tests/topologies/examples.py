@@ -47,3 +47,13 @@ def by_partition(rows: Sequence[tuple[str, dict[str, Any], int]], partitions: in
 def identity(value: dict[str, Any]) -> tuple[Any, ...]:
     """A record's value as a hashable, for comparing multisets of records."""
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in value.items()))
+
+
+def flush_keys(partitions: int) -> list[str]:
+    """A key per partition: a record of it after the input moves that partition's stream time past every window."""
+    keys: dict[int, str] = {}
+    n = 0
+    while len(keys) < partitions:
+        keys.setdefault(windowed_data.murmur2_partition(f"flush-{n}", partitions), f"flush-{n}")
+        n += 1
+    return [keys[p] for p in range(partitions)]

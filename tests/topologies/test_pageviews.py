@@ -50,14 +50,16 @@ def quiet_alerts(records: list[Event]) -> set[tuple[str, int]]:
     return alerts
 
 
-def expected(rows: Rows) -> dict[str, Any]:
+def expected(rows: Rows, partitions: int = PARTITIONS, advance_to: int = FAR) -> dict[str, Any]:
+    """Per-minute and 5-minute finals ((page, start, end) -> views), late views and alerts, once stream time
+    reached ``advance_to`` (or only what the input itself closes, if that is higher)."""
     minute: dict[Any, int] = {}
     five: dict[Any, int] = {}
     late: Counter[tuple[Any, ...]] = Counter()
     alerts: set[tuple[str, int]] = set()
-    for records in by_partition(rows, PARTITIONS).values():
-        per_minute = oracle.tumbling(records, MINUTE, GRACE, advance_to=FAR)
-        per_five = oracle.hopping(records, 5 * MINUTE, MINUTE, GRACE, advance_to=FAR)
+    for records in by_partition(rows, partitions).values():
+        per_minute = oracle.tumbling(records, MINUTE, GRACE, advance_to=advance_to)
+        per_five = oracle.hopping(records, 5 * MINUTE, MINUTE, GRACE, advance_to=advance_to)
         minute.update(per_minute.aggregate(len))
         five.update(per_five.aggregate(len))
         late.update(identity(r.value) for r in per_minute.late + per_five.late)

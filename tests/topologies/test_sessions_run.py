@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.kafka import REPO, RunningTopology, TopicTail, read_all, unique, wait_for
-from tests.topologies.examples import BASE, by_partition, identity, load_example, windowed_data
+from tests.topologies.examples import BASE, by_partition, flush_keys, identity, load_example, windowed_data
 from tests.windows import oracle
 
 pytestmark = pytest.mark.integration
@@ -19,16 +19,6 @@ example = load_example("sessions")
 GAP = int(example.GAP.total_seconds() * 1000)
 GRACE = int(example.GRACE.total_seconds() * 1000)
 PARTITIONS = 3
-
-
-def flush_keys(partitions: int) -> list[str]:
-    """A user per partition: its click after the input moves that partition's stream time past every session."""
-    keys: dict[int, str] = {}
-    n = 0
-    while len(keys) < partitions:
-        keys.setdefault(windowed_data.murmur2_partition(f"flush-{n}", partitions), f"flush-{n}")
-        n += 1
-    return [keys[p] for p in range(partitions)]
 
 
 def test_sessions_through_a_worker_are_the_oracles(broker: str, tmp_path: Path) -> None:
