@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test unit test-kafka kafka-jars lint docs demo bench bench-restore chaos chaos-kafka broker up down clean
+.PHONY: install test unit test-kafka kafka-jars lint docs demo bench bench-windows bench-restore chaos chaos-kafka broker up down clean
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ demo: install
 
 bench: install
 	$(PY) bench/keyed_count.py
+
+# A tumbling count with final emission, then a session sum, over 1,000,000 events through the same harness.
+bench-windows: install
+	$(PY) bench/windows.py --kind tumbling
+	$(PY) bench/windows.py --kind session
 
 # One worker process, then one per core of a 2-core machine (as `streamproc run --workers 2`).
 bench-restore: install

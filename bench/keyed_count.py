@@ -20,6 +20,8 @@ end offsets.
     python bench/keyed_count.py --messages 100000   # smoke run
     python bench/keyed_count.py --profile           # cProfile of the worker thread
     python bench/keyed_count.py --guarantee exactly-once --commit-interval 0.5   # transactions' cost
+
+The harness (``Workload``, ``run``, ``main``) is shared: bench/windows.py runs windowed topologies through it.
 """
 
 from __future__ import annotations
@@ -193,9 +195,9 @@ def load(bootstrap: str, topic: str, messages: int, keys: int) -> dict[int, int]
 
 
 # --- verification -------------------------------------------------------------------------------
-def read_outputs(bootstrap: str, topic: str, partitions: int, expected_total: int
-                 ) -> tuple[int, dict[str, int], int]:
-    """Read the whole output topic: (records, last count per key, out-of-sequence counts)."""
+def consume_all(bootstrap: str, topic: str, partitions: int, expected_total: int,
+                handle: Callable[[Any], None]) -> int:
+    """Read the whole of ``topic``, calling ``handle(message)`` on each record; returns the record count."""
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
         "group.id": f"bench-verify-{uuid.uuid4().hex[:8]}",
@@ -205,11 +207,8 @@ def read_outputs(bootstrap: str, topic: str, partitions: int, expected_total: in
         **FAST_GROUP,
     })
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-    last: dict[str, int] = {}
     records = 0
-    out_of_sequence = 0
     at_eof: set[int] = set()
-    loads = orjson.loads
     deadline = time.monotonic() + 120 + expected_total / 20_000
     try:
         while len(at_eof) < partitions and time.monotonic() < deadline:
@@ -222,14 +221,29 @@ def read_outputs(bootstrap: str, topic: str, partitions: int, expected_total: in
                     raise SystemExit(f"reading the output failed: {err}")
                 at_eof.discard(msg.partition() or 0)
                 records += 1
-                value = loads(msg.value() or b"null")
-                key = (msg.key() or b"").decode()
-                count = value["count"]
-                if value["key"] != key or count != last.get(key, 0) + 1:
-                    out_of_sequence += 1
-                last[key] = count
+                handle(msg)
     finally:
         consumer.close()
+    return records
+
+
+def read_outputs(bootstrap: str, topic: str, partitions: int, expected_total: int
+                 ) -> tuple[int, dict[str, int], int]:
+    """Read the whole output topic: (records, last count per key, out-of-sequence counts)."""
+    last: dict[str, int] = {}
+    out_of_sequence = 0
+    loads = orjson.loads
+
+    def handle(msg: Any) -> None:
+        nonlocal out_of_sequence
+        value = loads(msg.value() or b"null")
+        key = (msg.key() or b"").decode()
+        count = value["count"]
+        if value["key"] != key or count != last.get(key, 0) + 1:
+            out_of_sequence += 1
+        last[key] = count
+
+    records = consume_all(bootstrap, topic, partitions, expected_total, handle)
     return records, last, out_of_sequence
 
 
@@ -243,8 +257,38 @@ def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int) -
 
 
 # --- the run ------------------------------------------------------------------------------------
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
+@dataclass(frozen=True)
+class Workload:
+    """What a benchmark runs through the harness: its topology, how its input is loaded, how its output is checked.
+
+    ``build(name, source, sink)`` makes the plan; ``load(bootstrap, source)`` produces ``--messages`` records and
+    returns the count per partition; ``verify(bootstrap, sink)`` reads the output and returns (ok, what it found).
+    """
+
+    label: str
+    build: Callable[[str, str, str], Plan]
+    load: Callable[[str, str], dict[int, int]]
+    verify: Callable[[str, str], tuple[bool, str]]
+
+
+def keyed_count(args: argparse.Namespace) -> Workload:
+    """The keyed count: one output per input, each key's counts exactly 1..n."""
+    n, keys, partitions = args.messages, args.keys, args.partitions
+
+    def verify(bootstrap: str, sink: str) -> tuple[bool, str]:
+        records, last, out_of_sequence = read_outputs(bootstrap, sink, partitions, n)
+        expected = {f"key-{k}": n // keys + (1 if k < n % keys else 0) for k in range(min(keys, n))}
+        wrong_keys = sum(1 for k, c in expected.items() if last.get(k) != c) + len(set(last) - set(expected))
+        ok = records == n and wrong_keys == 0 and out_of_sequence == 0
+        return ok, (f"{records:,} outputs for {n:,} inputs, {len(last):,} keys, {wrong_keys} keys with a wrong "
+                    f"final count, {out_of_sequence} counts out of sequence")
+
+    return Workload("count", build_plan, lambda bootstrap, source: load(bootstrap, source, n, keys), verify)
+
+
+def make_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
+    """The harness's options; a benchmark built on it may add its own."""
+    parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1_000_000, help="input records (default 1,000,000)")
     parser.add_argument("--keys", type=int, default=10_000, help="distinct keys (default 10,000)")
@@ -263,25 +307,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, help="give up after this many seconds of processing")
     parser.add_argument("--keep-state", action="store_true", help="keep the state directory")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the worker's INFO lines")
+    return parser
+
+
+def parse_args(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    parser = parser if parser is not None else make_parser()
     args = parser.parse_args(argv)
     if args.messages < 1 or args.keys < 1 or args.partitions < 1:
         parser.error("--messages, --keys and --partitions must be positive")
     return args
 
 
-def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> bool:
+def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None, workload: Workload) -> bool:
     uid = uuid.uuid4().hex[:8]
-    name, source, sink = f"bench-count-{uid}", f"bench-in-{uid}", f"bench-out-{uid}"
+    name, source, sink = f"bench-{workload.label}-{uid}", f"bench-in-{uid}", f"bench-out-{uid}"
     n, keys, partitions = args.messages, args.keys, args.partitions
 
     create_topics(bootstrap, [source, sink], partitions)
     started = time.monotonic()
-    per_partition = load(bootstrap, source, n, keys)
+    per_partition = workload.load(bootstrap, source)
     load_seconds = time.monotonic() - started
     print(f"loaded {n:,} messages ({keys:,} keys, {partitions} partitions) in {load_seconds:.1f}s "
           f"({n / load_seconds:,.0f} msg/s)", flush=True)
 
-    plan = build_plan(name, source, sink)
+    plan = workload.build(name, source, sink)
     overrides = dict(FAST_GROUP)
     for pair in args.overrides:
         k, _, v = pair.partition("=")
@@ -349,15 +398,11 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> boo
         print("machine     " + machine_report(elapsed, done.machine_busy - start.machine_busy,
                                               done.machine_stolen - start.machine_stolen, cpu + broker_cpu))
 
-    records, last, out_of_sequence = read_outputs(bootstrap, sink, partitions, n)
-    expected = {f"key-{k}": n // keys + (1 if k < n % keys else 0) for k in range(min(keys, n))}
-    wrong_keys = sum(1 for k, c in expected.items() if last.get(k) != c) + len(set(last) - set(expected))
+    outputs_ok, found = workload.verify(bootstrap, sink)
     committed = committed_offsets(bootstrap, plan.name, source, partitions)
     ends = {p: per_partition.get(p, 0) for p in range(partitions)}
-    ok = records == n and wrong_keys == 0 and out_of_sequence == 0 and committed == ends
-    print(f"\ncorrectness {'OK' if ok else 'FAIL'}: {records:,} outputs for {n:,} inputs, "
-          f"{len(last):,} keys, {wrong_keys} keys with a wrong final count, "
-          f"{out_of_sequence} counts out of sequence, committed offsets "
+    ok = outputs_ok and committed == ends
+    print(f"\ncorrectness {'OK' if ok else 'FAIL'}: {found}, committed offsets "
           f"{'= input end offsets' if committed == ends else f'{committed} != {ends}'}")
 
     if profiler is not None:
@@ -371,16 +416,20 @@ def run(args: argparse.Namespace, bootstrap: str, broker_pid: int | None) -> boo
     return ok
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(argv: list[str] | None = None, make_workload: Callable[[argparse.Namespace], Workload] = keyed_count,
+         parser: argparse.ArgumentParser | None = None) -> int:
+    """Parse the options, start the embedded broker unless given one, run the workload once; 0 if its output
+    was right."""
+    args = parse_args(argv, parser)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    workload = make_workload(args)
     if args.bootstrap_servers:
-        return 0 if run(args, args.bootstrap_servers, None) else 1
+        return 0 if run(args, args.bootstrap_servers, None, workload) else 1
     broker = EmbeddedBroker().start()
     try:
         process = getattr(broker, "_process", None)
-        return 0 if run(args, broker.bootstrap_servers, process.pid if process is not None else None) else 1
+        return 0 if run(args, broker.bootstrap_servers, process.pid if process is not None else None, workload) else 1
     finally:
         broker.stop()
 

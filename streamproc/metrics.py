@@ -36,6 +36,19 @@ class Tally:
         self.count = 0
 
 
+#: Late records per windowed component, shared by every task of the process (streamproc.windows): a task is
+#: created where the metrics object is not at hand, and the count must outlive the task for a counter.
+_LATE: dict[str, Tally] = {}
+
+
+def late_tally(component: str) -> Tally:
+    """The count of records ``component`` (a WindowedBolt) sent to its ``late`` stream, in this process."""
+    tally = _LATE.get(component)
+    if tally is None:
+        tally = _LATE[component] = Tally()
+    return tally
+
+
 class RuntimeMetrics:
     def __init__(self, topology: str, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -87,6 +100,7 @@ class RuntimeMetrics:
         self._restoring: Mapping[str, tuple[int, int]] = {}
         self._stream_lag: Mapping[str, float] = {}
         self._pending_timers: Mapping[tuple[str, str], int] = {}
+        self._open_windows: Mapping[tuple[str, int], int] = {}
         r.register(_Published(self))
 
     # --- hot-path tallies (created once per topic/component, before processing starts) -----------
@@ -174,6 +188,9 @@ class RuntimeMetrics:
     def publish_pending_timers(self, pending: Mapping[tuple[str, str], int]) -> None:
         """``(task id, component) -> timers`` scheduled and not yet fired (gauges.pending_timers)."""
         self._pending_timers = dict(pending)
+    def publish_open_windows(self, counts: Mapping[tuple[str, int], int]) -> None:
+        """``(component, partition) -> open windows`` of this worker's windowed tasks (gauges.open_windows)."""
+        self._open_windows = dict(counts)
 
 
 class _Published(Collector):
@@ -235,3 +252,14 @@ class _Published(Collector):
         for (task, component), count in m._pending_timers.items():
             timers.add_metric([topology, task, component], count)
         yield timers
+        late = CounterMetricFamily("streamproc_late_records",
+                                   "Records a windowed bolt sent to its late stream: every window they belong to had "
+                                   "closed", labels=["topology", "component"])
+        for component, tally in list(_LATE.items()):
+            late.add_metric([topology, component], tally.count)
+        yield late
+        windows = GaugeMetricFamily("streamproc_open_windows", "Windows open (not yet closed) in a windowed bolt's "
+                                    "task", labels=["topology", "component", "partition"])
+        for (component, partition), count in m._open_windows.items():
+            windows.add_metric([topology, component, str(partition)], count)
+        yield windows

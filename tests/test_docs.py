@@ -14,6 +14,7 @@ from typing import Any
 
 import streamproc
 import streamproc.testing
+import streamproc.windows
 from tests.support.kafka import REPO
 
 DOCS = REPO / "docs"
@@ -37,6 +38,7 @@ def _hooks() -> ModuleType:
 
 def public_names() -> dict[str, Any]:
     names = {f"streamproc.{n}": getattr(streamproc, n) for n in streamproc.__all__}
+    names.update({f"streamproc.windows.{n}": getattr(streamproc.windows, n) for n in streamproc.windows.__all__})
     for name, obj in vars(streamproc.testing).items():
         if (inspect.isclass(obj) and obj.__module__ == "streamproc.testing" and not name.startswith("_")
                 and name not in TESTING_INTERNAL):

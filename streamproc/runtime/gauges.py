@@ -72,3 +72,9 @@ def pending_timers(tasks: Iterable[Task]) -> dict[tuple[str, str], int]:
     ordered by time, not counted), so it is asked at the checkpoint tick only."""
     return {(task.id, component): service.pending()
             for task in tasks for component, service in task.time.timers.items()}
+
+
+def open_windows(tasks: Iterable[Task]) -> dict[tuple[str, int], int]:
+    """``(component, partition) -> windows open`` in the windowed bolts of ``tasks``."""
+    return {(component, task.partition): engine.open for task in tasks
+            for component, engine in task.time.windows.items()}

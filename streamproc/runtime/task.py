@@ -85,10 +85,10 @@ class Task:
                     continue
                 bolt = instantiate(component, plan.bolts[component].bolt)
                 self.bolts[component] = bolt
-                runners[component] = BoltRunner(component, bolt)
                 for spec in type(bolt).stores:
                     self.stores[spec.name] = open_partition(spec, state_dir, plan.names, partition)
-                self.time.add_bolt(component, bolt, self.stores)
+                self.time.add_bolt(component, bolt, self.stores)  # may bind the bolt's process (windowed bolts)
+                runners[component] = BoltRunner(component, bolt)
             clock = self.time.clock
             self._ttl = bind_clocks(self.stores.values(), lambda: clock.time, self.time.config.wall)
             self._wire(runners, partitions, emitted)

@@ -29,6 +29,8 @@ from streamproc.runtime.clock import NEVER, NO_TIME, STREAM_TIME_KEY, StreamTime
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.timers import EVENT, WALL, Timers, TimerService, callback_failed
 from streamproc.state.partition import StorePartition
+from streamproc.windows.bolt import WindowedBolt
+from streamproc.windows.engine import Engine
 
 
 class TaskTime:
@@ -47,6 +49,8 @@ class TaskTime:
         #: Stream time, shared by the task's readers; event-time timers fire as it passes them.
         self.clock = StreamTime(config, self._fire_by_record)
         self.timers: dict[str, TimerService] = {}
+        #: The windows of each WindowedBolt (streamproc.windows.engine): closed as stream time passes them.
+        self.windows: dict[str, Engine] = {}
         #: Ticking bolts: (bolt, interval in ms, next tick's wall-clock time).
         self.ticks: dict[str, tuple[Bolt, int, int]] = {}
         #: A tick or timer ran since the last checkpoint: the next one is due even without input.
@@ -62,8 +66,11 @@ class TaskTime:
         return bool(self.timers or self.ticks) or self.idle_ms is not None
 
     def add_bolt(self, component: str, bolt: Bolt, stores: Mapping[str, StorePartition]) -> None:
-        """Bind ``bolt.timers`` (if it defines on_timer) and schedule its ticks (if it has tick_interval)."""
+        """Bind ``bolt.timers`` (if it defines on_timer), schedule its ticks (if it has tick_interval), and bind a
+        WindowedBolt's windows to stream time."""
         cls = type(bolt)
+        if isinstance(bolt, WindowedBolt):
+            self.windows[component] = bolt.bind_windows(component, dict(stores), self.clock, self._policy)
         if cls.on_timer is not Bolt.on_timer:
             service = TimerService(component, bolt, stores[cls.stores[0].name], self._policy)
             service.on_event_timer = self.clock.schedule
@@ -81,6 +88,8 @@ class TaskTime:
             self.clock.restore(max(StreamTime.decode(s.backend.get(STREAM_TIME_KEY)) for s in stores))
         for service in self.timers.values():
             service.load()
+        for engine in self.windows.values():
+            engine.load()
         self._set_event_due()
         self._idle_base = self.clock.time
 
@@ -160,10 +169,27 @@ class TaskTime:
                 return self._context(component, key, when, self._wall_origin, wall_offset)
 
             self.called_back |= service.fire(EVENT, now, context) > 0
+        for component, engine in self.windows.items():
+            if engine.next_due <= now:
+                # Its own origin: windows close in (close time, key) order, apart from the bolt's timers.
+                self.called_back |= engine.fire(now, self._window_context(component, before, wall)) > 0
         self._set_event_due()
 
+    def _window_context(self, component: str, before: int, wall: int) -> Callable[[Any, int], CallbackContext]:
+        """The context of a window of ``component`` closing as stream time moves on from ``before``: as an event
+        timer's (its close time as origin offset, under an origin of the windows' own), built per window."""
+        origin = f"{self._timer_origin}.{component}/windows"
+
+        def context(key: Any, when: int) -> CallbackContext:
+            if when > before:
+                return self._context(component, key, when, origin, when)
+            return self._context(component, key, when, self._wall_origin, self._wall_offset(wall))
+
+        return context
+
     def _set_event_due(self) -> None:
-        self.clock.set_next_due(min((s.next_due[EVENT] for s in self.timers.values()), default=NEVER))
+        due = min((s.next_due[EVENT] for s in self.timers.values()), default=NEVER)
+        self.clock.set_next_due(min(due, min((e.next_due for e in self.windows.values()), default=NEVER)))
 
     # --- contexts -------------------------------------------------------------------------------
     def _wall_offset(self, now: int) -> int:

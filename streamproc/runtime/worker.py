@@ -34,7 +34,14 @@ from streamproc.runtime.checkpoint import Checkpointer
 from streamproc.runtime.clock import TimeConfig
 from streamproc.runtime.commit import MAX_DEFERRED_COMMITS, commit_offsets
 from streamproc.runtime.dispatch import Dispatcher
-from streamproc.runtime.gauges import consumer_lag, pending_timers, reader_components, state_sizes, stream_time_lag
+from streamproc.runtime.gauges import (
+    consumer_lag,
+    open_windows,
+    pending_timers,
+    reader_components,
+    state_sizes,
+    stream_time_lag,
+)
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy
 from streamproc.runtime.settings import WorkerSettings
@@ -252,6 +259,7 @@ class Worker:
         self.metrics.publish_restoring(self._restore_progress())
         self.metrics.publish_stream_time_lag(stream_time_lag(self.tasks.running(), self.tasks.time.wall()))
         self.metrics.publish_pending_timers(pending_timers(self.tasks.running()))
+        self.metrics.publish_open_windows(open_windows(self.tasks.running()))
 
     def _check_parent(self) -> None:
         parent = self.settings.parent_pid

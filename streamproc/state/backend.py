@@ -105,8 +105,10 @@ def backend_class(spec: Store) -> type[StoreBackend]:
     """The class of the backend ``spec`` declares (Store validates the name, this maps it)."""
     from streamproc.state.memory import MemoryBackend
     from streamproc.state.rocksdb import RocksDBBackend
+    from streamproc.state.windowed import WindowedBackend
 
-    classes: dict[str, type[StoreBackend]] = {"rocksdb": RocksDBBackend, "memory": MemoryBackend}
+    classes: dict[str, type[StoreBackend]] = {"rocksdb": RocksDBBackend, "memory": MemoryBackend,
+                                              "windowed": WindowedBackend}
     try:
         return classes[spec.backend]
     except KeyError:

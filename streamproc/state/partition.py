@@ -36,6 +36,7 @@ class StorePartition:
         "_raw",
         "_staged",
         "changelog",
+        "generation",
         "partition",
         "spec",
     )
@@ -54,6 +55,9 @@ class StorePartition:
         self._max_delivered = -1
         #: KafkaErrors of failed changelog sends (kept as errors: a fencing one means something else).
         self._delivery_errors: list[Any] = []
+        #: Counts the times the write cache was emptied (a checkpoint, or dropped): a write made in the current
+        #: generation and deleted again in it never reached the backend or the changelog.
+        self.generation = 0
 
     # --- reads and writes, by storage key -------------------------------------------------------
     def get(self, key: bytes) -> Any:
@@ -180,6 +184,7 @@ class StorePartition:
         self._raw.clear()
         self._staged = []
         self._delivery_errors.clear()
+        self.generation += 1
 
     # --- recovery, gauges -------------------------------------------------------------------------
     @property

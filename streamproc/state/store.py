@@ -14,7 +14,7 @@ _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _KEY_LEN = struct.Struct(">H")
 
 #: What ``Store(backend=...)`` accepts (state/backend.py maps each to its class).
-BACKENDS = ("rocksdb", "memory")
+BACKENDS = ("rocksdb", "memory", "windowed")
 #: What ``Store(clock=...)`` accepts: the time a TTL is measured in (state/ttl.py).
 TTL_CLOCKS = ("event", "wall")
 
@@ -33,7 +33,9 @@ class Store:
 
     ``backend`` holds the committed data: ``"rocksdb"`` (default) keeps it on disk, so a restart
     restores only what the local copy lacks; ``"memory"`` keeps it in a dict, faster for small hot
-    state but restored from the whole changelog at every assignment. Both are changelogged and exact.
+    state but restored from the whole changelog at every assignment; ``"windowed"`` is RocksDB with keys laid
+    out as (key, window start), the store of a WindowedBolt (streamproc.state.windowed). All are changelogged
+    and exact.
     ``set()`` checks each value first (streamproc.state.values): by type for plain JSON values,
     otherwise by encoding it once.
 

@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker", default="tansu", choices=BROKERS,
                         help="the embedded broker, or Apache Kafka (tests/support/apache_kafka.py): one node behind "
                              "a proxy that is cut, or three nodes (replication factor 3) of which one is killed")
+    parser.add_argument("--workload", default="wordcount", choices=["wordcount", "windowed", "sessions"],
+                        help="the word count, or a per-minute count (windowed) or a count per session with final "
+                             "emission, checked against the brute-force oracle (tests/chaos/windowed.py)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path, help="logs and state directories (default: a temporary directory)")
     args = parser.parse_args(argv)
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         os.execve(sys.executable, command, {**os.environ, "STREAMPROC_TEST_BROKER": "kafka"})
     logging.basicConfig(level=logging.WARNING)
     config = ChaosConfig(messages=args.messages, kills=args.kills, outage=args.outage, guarantee=args.guarantee,
-                         seed=args.seed)
+                         seed=args.seed, workload=args.workload)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="streamproc-chaos-"))
     workdir.mkdir(parents=True, exist_ok=True)
     outage = "broker kill" if args.broker == "kafka-cluster" else "outage"

@@ -1,7 +1,8 @@
 """The chaos driver: the word count on 3 members and a 6-partition input, fed a known input while workers
 are SIGKILLed at random and targeted moments, a state directory is deleted once and the broker connection
 is cut once (or, on a three-node Apache Kafka cluster, the busiest broker is SIGKILLed once and
-restarted: tests/chaos/brokers.py); then an independent reader checks every occurrence's output and every final count.
+restarted: tests/chaos/brokers.py); then an independent reader checks every occurrence's output and every
+final count.
 
 Kill moments, in turn: ``processing`` (every member owns partitions and has checkpointed since; the
 kill comes up to 1.5 s later, mid-batch or mid-checkpoint as it falls), ``restore`` (the moment a
@@ -19,126 +20,22 @@ import random
 import re
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Producer
 
+from tests.chaos import windowed
 from tests.chaos.brokers import BrokerTrouble
 from tests.chaos.members import Member
+from tests.chaos.summary import MOMENTS, ChaosConfig, ChaosSummary
 from tests.chaos.truth import expected_counts, verify_outputs, verify_store
 from tests.support.kafka import TopicTail, create_topic, unique
 from tests.support.wordcount import write_target
 
-MOMENTS = ("processing", "restore", "rebalance", "random")
-
 #: A store restored, in a member's log: "restored <changelog>[<p>]: <n> records applied, ...".
 _RESTORED = re.compile(r"restored \S+: (\d+) records applied")
-
-
-@dataclass(frozen=True)
-class ChaosConfig:
-    messages: int = 200_000
-    kills: int = 5
-    workers: int = 3
-    partitions: int = 6
-    #: Passed to `streamproc run --guarantee` unless at-least-once (the default, which needs no flag).
-    guarantee: str = "at-least-once"
-    #: Seconds the proxy is cut once (or a broker of a cluster is down), halfway through the kills (0: never).
-    outage: float = 10.0
-    delete_state: bool = True
-    seed: int = 1
-    commit_interval: float = 1.0
-    #: Seconds before a kill at a random moment, drawn uniformly.
-    kill_gap: tuple[float, float] = (2.0, 8.0)
-    #: Seconds per kill the feed is spread over: a kill and the rebalances after it take about this long.
-    seconds_per_kill: float = 12.0
-    #: How long a targeted moment is awaited before the kill falls back to a random moment.
-    moment_timeout: float = 20.0
-    vocabulary: int = 500
-    words_per_message: tuple[int, int] = (1, 4)
-    #: Seconds allowed after the last kill for the counts to become exact.
-    settle_timeout: float = 300.0
-
-    @property
-    def feed_seconds(self) -> float:
-        return self.kills * self.seconds_per_kill + self.outage
-
-
-@dataclass
-class ChaosSummary:
-    config: ChaosConfig
-    messages: int = 0
-    words: int = 0
-    outputs: int = 0
-    worker_kills: int = 0
-    member_kills: int = 0
-    moments: Counter[str] = field(default_factory=Counter)
-    state_deletions: int = 0
-    outages: int = 0
-    outage_seconds: float = 0.0
-    #: What the broker failure was and how the cluster went through it (tests/chaos/brokers.py).
-    broker_notes: list[str] = field(default_factory=list)
-    restores: int = 0
-    records_restored: int = 0
-    #: Fetches of an internal topic that skipped offsets (read again), and gaps that proved real.
-    gaps_reread: int = 0
-    gaps_believed: int = 0
-    duplicates: int = 0
-    lost: int = 0
-    overcounted: int = 0
-    keys_wrong: dict[str, tuple[int, int]] = field(default_factory=dict)
-    store_keys_wrong: dict[str, tuple[int | None, int]] = field(default_factory=dict)
-    #: Members that exited without being killed (they must keep running or restart on their own).
-    unexpected_exits: list[str] = field(default_factory=list)
-    failed_stops: list[str] = field(default_factory=list)
-    elapsed: float = 0.0
-
-    @property
-    def kills(self) -> int:
-        return self.worker_kills + self.member_kills
-
-    @property
-    def ok(self) -> bool:
-        return not (self.lost or self.overcounted or self.keys_wrong or self.store_keys_wrong
-                    or self.unexpected_exits or self.failed_stops)
-
-    def render(self) -> str:
-        c = self.config
-        moments = ", ".join(f"{self.moments[m]} {m}" for m in MOMENTS)
-        lines = [
-            f"chaos summary: {c.guarantee}, {c.workers} members x 1 worker, {c.partitions} input partitions, "
-            f"seed {c.seed}",
-            f"  messages          {self.messages:,} ({self.words:,} words)",
-            f"  outputs           {self.outputs:,}",
-            f"  kills             {self.kills} ({self.worker_kills} worker only, {self.member_kills} whole member; "
-            f"moments: {moments})",
-            f"  state deletions   {self.state_deletions}",
-            f"  broker outages    {self.outages} ({self.outage_seconds:.0f} s {self._outage_kind()})",
-            f"  restores          {self.restores} store partitions, {self.records_restored:,} records restored",
-            f"  fetch gaps        {self.gaps_reread} read again, {self.gaps_believed} real",
-            f"  duplicates seen   {self.duplicates:,}",
-            f"  lost              {self.lost}",
-            f"  keys wrong        {len(self.keys_wrong)} in the output, {len(self.store_keys_wrong)} in the store "
-            f"({self.overcounted} counts above the truth)",
-            f"  unexpected exits  {len(self.unexpected_exits)}",
-            f"  elapsed           {self.elapsed:.1f} s",
-            f"  verdict           {'OK' if self.ok else 'FAILED'}",
-        ]
-        for note in self.broker_notes:
-            lines.append(f"  - {note}")
-        for problem in self.unexpected_exits + self.failed_stops:
-            lines.append(f"  ! {problem}")
-        for word, (got, want) in list(self.keys_wrong.items())[:5]:
-            lines.append(f"  ! output {word!r}: latest {got}, expected {want}")
-        for word, (stored, want) in list(self.store_keys_wrong.items())[:5]:
-            lines.append(f"  ! store {word!r}: {stored}, expected {want}")
-        return "\n".join(lines)
-
-    def _outage_kind(self) -> str:
-        return "with a broker killed" if any(n.startswith("broker kill") for n in self.broker_notes) else "cut"
 
 
 class ChaosDriver:
@@ -159,7 +56,16 @@ class ChaosDriver:
         self._client = ({"isolation.level": "read_committed"} if config.guarantee == "exactly-once" else {})
         workdir.mkdir(parents=True, exist_ok=True)
         target = workdir / "target.py"
-        write_target(target, self.name, self.source, self.sink)
+        self._windowed: windowed.WindowedInput | None = None
+        if config.workload in windowed.WINDOWS:
+            self.source, self.sink, self.late_sink = f"{self.name}-events", f"{self.name}-finals", f"{self.name}-late"
+            windowed.write_target(target, self.name, self.source, self.sink, self.late_sink, config.workload)
+            self._windowed = windowed.WindowedInput(config.messages, config.partitions, int(time.time() * 1000),
+                                                    config.seed)
+        elif config.workload == "wordcount":
+            write_target(target, self.name, self.source, self.sink)
+        else:
+            raise ValueError(f"unknown chaos workload {config.workload!r}: wordcount, windowed or sessions")
         extra = ["--commit-interval", str(config.commit_interval), *broker.worker_args]
         if config.guarantee != "at-least-once":
             extra += ["--guarantee", config.guarantee]
@@ -294,32 +200,45 @@ class ChaosDriver:
             member.start()
 
     # --- input -----------------------------------------------------------------------------------
+    def _sentences(self) -> Iterator[tuple[bytes, bytes, int | None, int | None]]:
+        """The word count's input: (key, value, partition, timestamp), the last two left to the producer."""
+        c = self.config
+        rng = random.Random(c.seed)
+        vocabulary = [f"w{i}" for i in range(c.vocabulary)]
+        low, high = c.words_per_message
+        for i in range(c.messages):
+            yield str(i).encode(), " ".join(rng.choices(vocabulary, k=rng.randint(low, high))).encode(), None, None
+
     def _feed(self) -> None:
         """Produce the input at an even rate over the chaos phase (through the proxy, so an outage stalls it)."""
         try:
             c = self.config
-            rng = random.Random(c.seed)
-            vocabulary = [f"w{i}" for i in range(c.vocabulary)]
             producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True,
                                  "linger.ms": 20, "message.timeout.ms": 600_000,
                                  "logger": logging.getLogger("chaos.feed")})
+
+            def produce(key: bytes, value: bytes, partition: int | None, timestamp: int | None) -> None:
+                args: dict[str, Any] = {} if partition is None else {"partition": partition, "timestamp": timestamp}
+                while True:
+                    try:
+                        producer.produce(self.source, value, key, **args)
+                        return
+                    except BufferError:
+                        producer.poll(0.1)
+
             chunk = 1000
             per_chunk = c.feed_seconds / max(1, c.messages // chunk)
             started = time.monotonic()
-            low, high = c.words_per_message
-            for first in range(0, c.messages, chunk):
-                for i in range(first, min(first + chunk, c.messages)):
-                    sentence = " ".join(rng.choices(vocabulary, k=rng.randint(low, high)))
-                    while True:
-                        try:
-                            producer.produce(self.source, sentence.encode(), str(i).encode())
-                            break
-                        except BufferError:
-                            producer.poll(0.1)
-                producer.poll(0)
-                delay = started + (first // chunk + 1) * per_chunk - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+            records = self._sentences() if self._windowed is None else self._windowed.records()
+            for number, record in enumerate(records):
+                produce(*record)
+                if number % chunk == chunk - 1:
+                    producer.poll(0)
+                    delay = started + (number // chunk + 1) * per_chunk - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+            for record in self._windowed.flush() if self._windowed is not None else ():
+                produce(*record)
             left = producer.flush(600)
             if left:
                 raise RuntimeError(f"{left} input messages were not acknowledged")
@@ -329,6 +248,9 @@ class ChaosDriver:
     # --- the end ---------------------------------------------------------------------------------
     def _settle(self) -> None:
         """Wait until the latest output count of every word equals the independent truth."""
+        if self._windowed is not None:
+            self._settle_windows()
+            return
         expected, messages = expected_counts(self.bootstrap, self.source)
         self.summary.messages, self.summary.words = messages, sum(expected.values())
         self._expected = expected
@@ -351,6 +273,27 @@ class ChaosDriver:
             tail.close()
         self._print(f"chaos: counts not exact within {self.config.settle_timeout:.0f} s of the last kill")
 
+    def _settle_windows(self) -> None:
+        """Wait until every window the oracle closes has a final result."""
+        truth = self._truth = windowed.windowed_truth(self.bootstrap, self.source, self._client, self.config.workload)
+        self.summary.messages, self.summary.windows_expected = truth.messages, len(truth.finals)
+        self.summary.late_expected = len(truth.late)
+        tail = TopicTail(self.bootstrap, self.sink, self._client)
+        seen: set[windowed.WindowKey] = set()
+        deadline = time.monotonic() + self.config.settle_timeout
+        try:
+            while time.monotonic() < deadline:
+                self._check_members()
+                tail.poll()
+                seen |= windowed.finals_seen(tail.records).keys()
+                tail.records.clear()
+                if seen >= truth.finals.keys():
+                    return
+                time.sleep(0.5)
+        finally:
+            tail.close()
+        self._print(f"chaos: finals incomplete within {self.config.settle_timeout:.0f} s of the last kill")
+
     def _stop_all(self) -> None:
         for member in self.members:
             if member.running is None or not member.alive:
@@ -360,6 +303,11 @@ class ChaosDriver:
                 self.summary.failed_stops.append(f"member {member.index} stopped with exit code {code}")
 
     def _verify(self) -> None:
+        if self._windowed is not None:
+            found = windowed.verify_windows(self.bootstrap, self.sink, self.late_sink, self._truth, self._client)
+            self.summary.windows = found
+            self.summary.outputs, self.summary.duplicates = found.outputs, found.repeats
+            return
         verdict = verify_outputs(self.bootstrap, self.sink, self._expected, self._client)
         s = self.summary
         s.outputs, s.duplicates, s.lost, s.overcounted = (verdict.outputs, verdict.duplicates, verdict.lost,

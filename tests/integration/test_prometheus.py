@@ -208,8 +208,7 @@ def test_every_metric_the_dashboard_queries_is_served(served: Served) -> None:
     names = served_names(wait_for(metrics, 60, "a worker's metrics behind the supervisor"))
     queried = {name for expr in dashboard_queries() for name in re.findall(r"\bstreamproc_[a-z0-9_]+", expr)}
     assert len(queried) >= 15, sorted(queried)
-    # Served by the windowed bolts (branch `windows`); until it is merged the Time row queries them ahead of time.
-    missing = sorted(queried - names - {"streamproc_late_records_total", "streamproc_open_windows"})
+    missing = sorted(queried - names)
     assert not missing, f"the dashboard queries metrics that /metrics does not serve: {missing}"
 
 

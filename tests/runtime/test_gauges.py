@@ -61,7 +61,7 @@ class LastOrders(Bolt):
             del orders[n - 5]
 
 
-@pytest.mark.parametrize("backend", ["rocksdb", "memory"])
+@pytest.mark.parametrize("backend", ["rocksdb", "memory", "windowed"])
 def test_state_keys_count_each_key_and_sub_key_once(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 12.16: RocksDB's estimate said 0 for a map store of 2,500 sub-keys and 1,104 for 500 keys.
     (RocksDB counts by a scan of the keys at most every 30 s: at every ask here.)"""

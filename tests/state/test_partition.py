@@ -28,7 +28,7 @@ def at(owner: Bolt, key: Any) -> None:
     owner._current = Tuple(key, None, "t", 0, 0, None, None, "default", "x")
 
 
-@pytest.fixture(params=["rocksdb", "memory"])
+@pytest.fixture(params=["rocksdb", "memory", "windowed"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StorePartition]:
     part = open_partition(Store("s", backend=request.param), tmp_path, Names("top"), 0)
     yield part

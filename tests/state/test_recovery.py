@@ -63,7 +63,7 @@ def restore(restorer: ChangelogRestorer, stores: list[StorePartition], committed
     return finished
 
 
-@pytest.mark.parametrize("backend", ["rocksdb", "memory"])
+@pytest.mark.parametrize("backend", ["rocksdb", "memory", "windowed"])
 def test_a_restore_applies_the_last_committed_value_of_every_key(broker: str, tmp_path: Path,
                                                                   restore_consumer: Consumer, backend: str) -> None:
     """Interleaved partitions, overwrites and tombstones; records of inputs not yet committed (offset 100 and
@@ -135,7 +135,7 @@ def test_a_restore_step_leaves_the_cycle_collector_as_it_found_it(broker: str, t
     store.close()
 
 
-@pytest.mark.parametrize("backend", ["rocksdb", "memory"])
+@pytest.mark.parametrize("backend", ["rocksdb", "memory", "windowed"])
 def test_an_empty_changelog_is_restored_at_once(broker: str, tmp_path: Path, restore_consumer: Consumer,
                                                 backend: str) -> None:
     """Nothing is fetched (a fetch of an empty partition lasts fetch.wait.max.ms: ~0.5 s per store)."""
