@@ -51,6 +51,7 @@ class TaskTime:
         self.timers: dict[str, TimerService] = {}
         #: The windows of each WindowedBolt (streamproc.windows.engine): closed as stream time passes them.
         self.windows: dict[str, Engine] = {}
+        self._window_origins: dict[str, str] = {}
         #: Ticking bolts: (bolt, interval in ms, next tick's wall-clock time).
         self.ticks: dict[str, tuple[Bolt, int, int]] = {}
         #: A tick or timer ran since the last checkpoint: the next one is due even without input.
@@ -71,6 +72,7 @@ class TaskTime:
         cls = type(bolt)
         if isinstance(bolt, WindowedBolt):
             self.windows[component] = bolt.bind_windows(component, dict(stores), self.clock, self._policy)
+            self._window_origins[component] = f"{self._timer_origin}.{component}/windows"
         if cls.on_timer is not Bolt.on_timer:
             service = TimerService(component, bolt, stores[cls.stores[0].name], self._policy)
             service.on_event_timer = self.clock.schedule
@@ -178,7 +180,7 @@ class TaskTime:
     def _window_context(self, component: str, before: int, wall: int) -> Callable[[Any, int], CallbackContext]:
         """The context of a window of ``component`` closing as stream time moves on from ``before``: as an event
         timer's (its close time as origin offset, under an origin of the windows' own), built per window."""
-        origin = f"{self._timer_origin}.{component}/windows"
+        origin = self._window_origins[component]
 
         def context(key: Any, when: int) -> CallbackContext:
             if when > before:
@@ -188,8 +190,13 @@ class TaskTime:
         return context
 
     def _set_event_due(self) -> None:
-        due = min((s.next_due[EVENT] for s in self.timers.values()), default=NEVER)
-        self.clock.set_next_due(min(due, min((e.next_due for e in self.windows.values()), default=NEVER)))
+        due = NEVER
+        for service in self.timers.values():
+            due = min(due, service.next_due[EVENT])
+        for engine in self.windows.values():  # windows of short sessions close at nearly every record: no generator
+            if engine.next_due < due:
+                due = engine.next_due
+        self.clock.set_next_due(due)
 
     # --- contexts -------------------------------------------------------------------------------
     def _wall_offset(self, now: int) -> int:

@@ -18,6 +18,7 @@ from streamproc.serde.base import SerdeContext
 from streamproc.state.backend import StoreBackend, open_local_copy
 from streamproc.state.store import Store, is_reserved, key_prefix, split_storage_key
 from streamproc.state.ttl import WRITE_TIME
+from streamproc.state.windowed import window_key
 
 
 def local_partitions(state_dir: Path, names: Names, store: str) -> list[int]:
@@ -61,22 +62,30 @@ class StoreReader:
 
     def items(self, key: Any) -> Iterator[tuple[Any, Any]]:
         """(sub-key, value) of ``key`` used as a map (``state[sub] = v``), in sub-key order, as
-        ``KeyedState.items()`` returns them. The key's own value, if any, is not among them."""
+        ``KeyedState.items()`` returns them; in a windowed store, (window start, value) of its windows. The key's
+        own value, if any, is not among them."""
         prefix = self.storage_key(key)
-        key_de = self.spec.key_serde.deserialize
         value_de = self._decode
         for storage_key, raw in self._backend.iter_range(prefix):
             if not storage_key.startswith(prefix):
                 return  # past the key: its entries are contiguous (length-prefixed keys)
             if len(storage_key) > len(prefix):
-                yield key_de(storage_key[len(prefix):], self._key_ctx), value_de(raw)
+                yield self._sub(storage_key[len(prefix):]), value_de(raw)
 
     def storage_key(self, key: Any, sub: Any = None) -> bytes:
         encoded = self.spec.key_serde.serialize(key, self._key_ctx) or b""
         prefix = key_prefix(encoded)
         if sub is None:
             return prefix
+        if self.spec.backend == "windowed":
+            return window_key(prefix, sub)
         return prefix + (self.spec.key_serde.serialize(sub, self._key_ctx) or b"")
+
+    def _sub(self, sub: bytes) -> Any:
+        """A decoded sub-key: a window start (ms) in a windowed store, whose sub-keys are 8-byte starts."""
+        if self.spec.backend == "windowed":
+            return int.from_bytes(sub, "big")
+        return self.spec.key_serde.deserialize(sub, self._key_ctx)
 
     def entries(self) -> Iterator[tuple[Any, Any, Any]]:
         """(key, sub-key or None, value) in storage order, framework entries left out."""
@@ -86,8 +95,7 @@ class StoreReader:
             if is_reserved(storage_key):
                 continue
             key, sub = split_storage_key(storage_key)
-            yield (key_de(key, self._key_ctx), key_de(sub, self._key_ctx) if sub else None,
-                   value_de(raw))
+            yield key_de(key, self._key_ctx), self._sub(sub) if sub else None, value_de(raw)
 
     def close(self) -> None:
         self._backend.close()

@@ -20,9 +20,10 @@ from streamproc.components import Tuple
 from streamproc.errors import TopologyError
 from streamproc.metrics import Tally
 from streamproc.runtime.clock import StreamTime
+from streamproc.runtime.timers import callback_failed
 from streamproc.state.partition import MISSING, StorePartition
-from streamproc.state.windowed import pack_start
-from streamproc.windows.engine import Engine
+from streamproc.state.windowed import START_BYTES, pack_start
+from streamproc.windows.engine import Context, Engine
 from streamproc.windows.kinds import Session
 
 if TYPE_CHECKING:
@@ -60,15 +61,35 @@ class SessionEngine(Engine):
         self._sessions.clear()
         super().load()
 
-    def closing(self, skey: bytes, when: int, context: Any) -> None:
-        super().closing(skey, when, context)
-        prefix = skey[:-8]
+    def closing(self, skey: bytes, when: int, context: Context) -> None:
+        """Emit the final (mode "final") and forget the session; Engine.closing, lean: a clickstream of short
+        sessions closes one at nearly every record."""
+        prefix = skey[:-START_BYTES]
+        start = int.from_bytes(skey[-START_BYTES:], "big")
         sessions = self._sessions.get(prefix)
         if sessions is not None:
-            start = int.from_bytes(skey[-8:], "big")
             sessions[:] = [s for s in sessions if s[0] != start]
             if not sessions:
                 del self._sessions[prefix]
+        if not self._final:
+            return
+        value = self._cache.get(skey, MISSING)
+        if value is MISSING:
+            value = self._part.get(skey)
+            if value is MISSING:
+                return
+        key = self.key_of(prefix)
+        last = value[0]
+        bolt = self._bolt
+        bolt._current = context(key, when)
+        try:
+            bolt.emit({"key": key, "start": start, "end": last, "value": self._result(value[1])}, key=key,
+                      timestamp=last)
+        except Exception as exc:
+            callback_failed(self._policy, f"{self.component}: the final result of session [{start}, {last}] of "
+                            f"{key!r}", exc)
+        finally:
+            bolt._current = None
 
     def _is_fresh(self, skey: bytes, start: int, joined: list[list[int]]) -> bool:
         """Whether the session stored at ``skey`` after this record has never been stored (Engine.drop): it is a
@@ -86,9 +107,18 @@ class SessionEngine(Engine):
         prefix = self.prefix(tup.key)
         gap = self._gap
         sessions = self._sessions.get(prefix)
-        joined = sorted(s for s in sessions if s[1] >= ts - gap and s[0] <= ts + gap) if sessions else []
-        start = min([ts, *(s[0] for s in joined)])
-        last = max([ts, *(s[1] for s in joined)])
+        start = last = ts
+        if sessions:
+            joined = [s for s in sessions if s[1] >= ts - gap and s[0] <= ts + gap]
+            if len(joined) > 1:
+                joined.sort()
+            for s in joined:
+                if s[0] < start:
+                    start = s[0]
+                if s[1] > last:
+                    last = s[1]
+        else:
+            joined = []
         close = last + self._close_after
         if close <= self._clock.time:
             self.late_record(tup)

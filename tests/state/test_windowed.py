@@ -7,6 +7,7 @@ from pathlib import Path
 from streamproc.names import Names
 from streamproc.state.backend import open_backend
 from streamproc.state.position import Position
+from streamproc.state.reader import StoreReader
 from streamproc.state.store import Store, key_prefix, reserved_key
 from streamproc.state.windowed import WindowedBackend, split_window_key, window_key
 
@@ -30,3 +31,17 @@ def test_windows_are_scanned_per_key_in_start_order_without_framework_entries(tm
         assert backend.entry_count() == 3
     finally:
         backend.close()
+
+
+def test_the_state_commands_reader_shows_window_starts_as_sub_keys(tmp_path: Path) -> None:
+    spec = Store("w", backend="windowed")
+    backend = open_backend(spec, tmp_path, Names("top"), 0)
+    prefix = key_prefix(b'"a"')
+    backend.write([(window_key(prefix, 60_000), b"3"), (window_key(prefix, 0), b"[1,2]")], Position(1, {}))
+    reader = StoreReader(Names("top"), spec, backend, 0)
+    try:
+        assert list(reader.entries()) == [("a", 0, [1, 2]), ("a", 60_000, 3)]
+        assert list(reader.items("a")) == [(0, [1, 2]), (60_000, 3)]
+        assert reader.get("a", 60_000) == 3 and reader.get("a") is None
+    finally:
+        reader.close()
