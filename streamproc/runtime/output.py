@@ -173,6 +173,8 @@ class Output:
 
         confluent-kafka raises a producer's fatal error from whichever call serves its callbacks next
         (``poll``, ``flush``, ``produce``), so this is asked wherever such a call may raise."""
+        if isinstance(exc, CheckpointError):
+            return exc  # judged already: ``send`` turns a fenced producer's produce() error into one
         if not isinstance(exc, KafkaException):
             return None
         err = exc.args[0]

@@ -62,14 +62,21 @@ class ErrorPolicy:
         #: Per input partition, the guard of the task reading it (runtime/redrive.py); tasks register.
         self.guards: dict[tuple[str, int], RedriveGuard] = {}
 
+    def not_its_fault(self, cause: BaseException) -> BaseException | None:
+        """The error to stop the worker with when a record's (or a callback's) failure is not its own fault:
+        a registry outage or a damaged local store (ServiceError, CorruptStateError), or a producer that
+        cannot go on (fenced, its transaction failed). Dead-lettering or skipping would lose good records;
+        stopping without committing lets the supervisor restart the worker. None when the record is at fault."""
+        if isinstance(cause, (ServiceError, CorruptStateError)):
+            return cause
+        return self._output.producer_failure(cause)
+
     def handle(self, error: ProcessingError, msg: Any) -> None:
-        if isinstance(error.cause, (ServiceError, CorruptStateError)):
-            # A registry outage or a damaged local store is not the message's fault: dead-lettering or
-            # skipping would lose good messages. Stop without committing; the supervisor restarts the worker.
-            raise error.cause
-        producer_failed = self._output.producer_failure(error.cause)
-        if producer_failed is not None:  # e.g. a fenced transactional producer: not the message's fault either
-            raise producer_failed from error.cause
+        stop = self.not_its_fault(error.cause)
+        if stop is error.cause:  # judged where it was raised (e.g. Output.send: a fenced producer)
+            raise stop
+        if stop is not None:
+            raise stop from error.cause
         topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
         if self._on_failure is not None:
             self._on_failure(self.mode, error)

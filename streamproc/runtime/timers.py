@@ -17,7 +17,7 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from streamproc.errors import StateError, TimerFailed
+from streamproc.errors import ProcessingError, StateError, TimerFailed
 from streamproc.serde.base import SerdeContext
 from streamproc.state.partition import StorePartition, prefix_end
 from streamproc.state.store import reserved_key
@@ -133,7 +133,11 @@ class TimerService:
 
 def callback_failed(policy: ErrorPolicy, what: str, exc: Exception) -> None:
     """A timer or tick callback raised: under "fail" the worker stops; otherwise it is logged and counted, and
-    the callback's timer is gone (there is no record to dead-letter)."""
+    the callback's timer is gone (there is no record to dead-letter). A failure that is not the callback's fault
+    (a fenced producer, a registry outage: ErrorPolicy.not_its_fault) stops the worker in every mode."""
+    stop = policy.not_its_fault(exc.cause if isinstance(exc, ProcessingError) else exc)
+    if stop is not None:
+        raise stop from exc
     if policy.mode == "fail":
         raise TimerFailed(f"{what} failed: {type(exc).__name__}: {exc} (the worker stops without committing; "
                           "run with --on-error skip or dlq to log and drop a failing callback)") from exc

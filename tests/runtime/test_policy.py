@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from streamproc.errors import CheckpointError, CorruptStateError, ProcessingError, ServiceError
+from streamproc.errors import CheckpointError, CorruptStateError, ProcessingError, ProducerFencedError, ServiceError
 from streamproc.kafka.memory import MemoryBroker, MemoryMessage, MemoryProducer
 from streamproc.runtime.output import Output
 from streamproc.runtime.policy import ErrorPolicy, OnError, StopProcessing
@@ -50,6 +50,19 @@ def test_a_failed_producer_is_not_the_messages_fault(mode: OnError) -> None:
     with pytest.raises(CheckpointError, match="the producer cannot go on"):
         policy.handle(ProcessingError("sink", unusable), msg)
     assert producer.broker.topics == {}
+
+
+@pytest.mark.parametrize("mode", ["fail", "dlq", "skip"])
+def test_a_fenced_producer_judged_in_an_emit_stops_the_worker_as_fenced(mode: OnError) -> None:
+    """``Output.send`` (an internal topic's record, inside a bolt's emit) raises ProducerFencedError itself; the
+    policy must pass it on, not blame the record (under "fail" that would stop the worker for good, exit 3)."""
+    producer = MemoryProducer(MemoryBroker())
+    policy = ErrorPolicy(mode, "t-dlq", Output(producer))
+    msg = MemoryMessage("in", 0, 7, b"k", b"v", None, 1)
+    fenced = ProducerFencedError("producer fenced (transactional.id 'x')")
+    with pytest.raises(ProducerFencedError) as raised:
+        policy.handle(ProcessingError("split", fenced), msg)
+    assert raised.value is fenced and producer.broker.topics == {}
 
 
 def test_a_record_the_broker_refuses_still_follows_the_policy() -> None:

@@ -7,9 +7,14 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from streamproc import Bolt, JsonSerde, KafkaSink, KafkaSpout, Store, StrSerde, Topology, Tuple
-from streamproc.errors import StateError, TimerFailed, TopologyError
+from streamproc.errors import CheckpointError, ProcessingError, ServiceError, StateError, TimerFailed, TopologyError
+from streamproc.kafka.memory import MemoryBroker, MemoryProducer
+from streamproc.runtime.output import Output
+from streamproc.runtime.policy import ErrorPolicy, OnError
+from streamproc.runtime.timers import callback_failed
 from streamproc.testing import TopologyTestDriver
 from tests.support.bolts import Count
 
@@ -247,3 +252,16 @@ def test_timers_match_a_brute_force_model_across_checkpoints_crashes_and_lost_st
             assert outputs == model.fired
         expected = Counter(key for key, _, _, _ in model.fired)
         assert {k: driver.state("counts", k, 0) for k in "abcd"} == {k: expected[k] for k in "abcd"}
+
+
+@pytest.mark.parametrize("mode", ["skip", "dlq"])
+def test_a_callback_that_fails_for_want_of_a_producer_stops_the_worker_in_every_mode(mode: OnError) -> None:
+    """A timer (or a window's final) whose emit fails because the producer cannot go on, or a registry is down,
+    is not dropped as the callback's fault: its output would be lost while its timer is gone."""
+    policy = ErrorPolicy(mode, "t-dlq", Output(MemoryProducer(MemoryBroker())))
+    unusable = KafkaException(KafkaError(KafkaError._STATE, "Unable to produce message: Local: Erroneous state"))
+    with pytest.raises(CheckpointError, match="the producer cannot go on"):
+        callback_failed(policy, "Alert.on_timer('p', 5, 'event')", ProcessingError("alerts-out", unusable))
+    with pytest.raises(ServiceError, match="registry down"):
+        callback_failed(policy, "Alert.on_tick()", ServiceError("registry down"))
+    assert policy.skipped == 0

@@ -186,8 +186,11 @@ def test_a_fenced_producer_refusing_a_changelog_record_stops_the_worker_as_fenci
     sent through ``send``): that is the fencing, to stop with exit 4, not an unexpected error."""
     producer.failures["produce"] = [KafkaError(KafkaError._FATAL, "Fatal error", fatal=True)]
     producer.failures["poll"] = [fenced(fatal=True)]
-    with pytest.raises(ProducerFencedError):
+    with pytest.raises(ProducerFencedError) as raised:
         output.send("counts-changelog", b"k", b"v", 0)
+    # Raised inside a bolt's emit (an internal topic's record), it reaches the error policy as the record's
+    # cause: the policy must stop the worker as fenced (exit 4), not blame the record (exit 3 under "fail").
+    assert output.producer_failure(raised.value) is raised.value
 
 
 def test_producer_failures_are_told_from_record_failures(output: Output, producer: FakeProducer) -> None:
