@@ -22,7 +22,7 @@ import time
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import disable_created_metrics
 
@@ -107,6 +107,8 @@ def _run(worker: Worker) -> int:
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, stop)
+    if _early_stop:
+        stop(_early_stop[0], None)
     try:
         worker.run()
         timer.stopped(getattr(worker, "left_group", False))
@@ -136,7 +138,23 @@ def _run(worker: Worker) -> int:
     return EXIT_OK
 
 
-def _child(target: str, settings: WorkerSettings, log_level: int, report: Connection | None) -> None:
+#: A stop signal received before the worker's own handler was installed (``_child`` to ``_run``).
+_early_stop: list[int] = []
+
+
+def _remember_stop(signum: int, frame: FrameType | None) -> None:
+    _early_stop.append(signum)
+
+
+def _child(target: str, settings: WorkerSettings, log_level: int, report: Connection | None,
+           armed: Any = None) -> None:
+    """A worker process. Its first act is to take over the stop signals (a SIGTERM while it loads the topology
+    is remembered, and honoured once the worker runs), then it tells the supervisor through ``armed`` (an
+    Event): a SIGTERM before that killed it in the interpreter's start-up, before it did anything."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _remember_stop)
+    if armed is not None:
+        armed.set()
     die_with_parent(signal.SIGTERM, settings.parent_pid)  # a graceful stop when the supervisor dies, even by -9
     configure_logging(log_level, prefix=f"[worker-{settings.worker_index}] ")
     # A `_created` series per counter and histogram doubles what Prometheus stores, and rate() ignores it.
@@ -177,6 +195,8 @@ class Supervisor:
         #: Workers started more than once: for them an unreachable broker is an outage, not a wrong address.
         self._restarted: set[int] = set()
         self._started_at: dict[int, float] = {}
+        #: Per worker, set once its process handles the stop signals itself (``_child``).
+        self._armed: dict[int, Any] = {}
         self._stopping = False
 
     def _spawn(self, index: int, restart: bool = False) -> None:
@@ -185,9 +205,10 @@ class Supervisor:
             receive, report = self._context.Pipe(duplex=False)
             self._reports[index] = receive
             self.monitor.worker_started(index, restart)
+        armed = self._armed[index] = self._context.Event()
         child = self._context.Process(
             target=_child,
-            args=(self.target, replace(self.settings, worker_index=index), self.log_level, report),
+            args=(self.target, replace(self.settings, worker_index=index), self.log_level, report, armed),
             name=f"streamproc-worker-{index}",
         )
         child.start()
@@ -279,6 +300,9 @@ class Supervisor:
                 log.error("worker %d did not stop within %.0fs; killing it", index, self.stop_timeout)
                 child.kill()
                 child.join()
+            if child.exitcode == -signal.SIGTERM and not self._armed[index].is_set():
+                log.info("worker %d was stopped while its process started, before it did anything", index)
+                continue
             if child.exitcode != EXIT_OK:
                 graceful = False
                 log.error("worker %d did not stop gracefully (exit code %s)", index, child.exitcode)

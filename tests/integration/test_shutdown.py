@@ -4,11 +4,12 @@ the worker leaves the group within the shutdown timeout, and says so."""
 from __future__ import annotations
 
 import re
+import signal
 
 import pytest
 
 from tests.chaos.truth import verify_store
-from tests.support.kafka import committed, read_all
+from tests.support.kafka import committed, read_all, wait_for
 from tests.support.wordcount import MakeRun
 
 pytestmark = pytest.mark.integration
@@ -45,3 +46,22 @@ def _ends(broker: str, topic: str) -> dict[int, int]:
     for record in read_all(broker, topic):
         ends[record.partition()] = max(ends.get(record.partition(), 0), record.offset() + 1)
     return ends
+
+
+def test_a_stop_while_a_worker_process_starts_is_graceful(wordcount: MakeRun) -> None:
+    """SIGTERM right after the supervisor spawned a worker reaches the worker while its interpreter starts, before
+    any handler of streamproc's is installed. Such a worker has done nothing, so the stop is graceful (exit 0),
+    and a worker that got it while loading the topology stops once it runs (found in the outage test, where a
+    restarted worker was stopped within half a second of its start)."""
+    wc = wordcount(partitions=1)
+    running = wc.start()
+    try:
+        wait_for(lambda: "started worker 0" in running.log(), 30, "the worker to be spawned", interval=0.005)
+        running.process.send_signal(signal.SIGTERM)
+        code = running.wait(60)
+    finally:
+        running.kill()
+    log = running.log()
+    assert code == 0, log[-3000:]
+    assert "did not stop gracefully" not in log
+    assert "was stopped while its process started" in log or "stopped gracefully in" in log, log[-3000:]
