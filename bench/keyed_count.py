@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -165,6 +165,17 @@ def load(bootstrap: str, topic: str, messages: int, keys: int) -> dict[int, int]
             p = msg.partition()
             per_partition[p] = per_partition.get(p, 0) + 1
 
+    dumps = orjson.dumps
+    key_bytes = [f"key-{k}".encode() for k in range(keys)]
+    produce_all(bootstrap, topic, ((key_bytes[i % keys], dumps({"id": i, "amount": 3}), -1, 0)
+                                   for i in range(messages)), delivered, errors)
+    return per_partition
+
+
+def produce_all(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes, int, int]],
+                delivered: Callable[[Any, Any], None], errors: list[str]) -> None:
+    """Produce ``(key, value, partition or -1, timestamp or 0)`` records as fast as the client takes them (waiting
+    out a full queue), then flush; SystemExit if any was not acknowledged or ``delivered`` recorded ``errors``."""
     producer = Producer({
         "bootstrap.servers": bootstrap,
         "linger.ms": 20,
@@ -176,13 +187,10 @@ def load(bootstrap: str, topic: str, messages: int, keys: int) -> dict[int, int]
         "on_delivery": delivered,
     })
     produce = producer.produce
-    dumps = orjson.dumps
-    key_bytes = [f"key-{k}".encode() for k in range(keys)]
-    for i in range(messages):
-        value = dumps({"id": i, "amount": 3})
+    for i, (key, value, partition, timestamp) in enumerate(records):
         while True:
             try:
-                produce(topic, value, key_bytes[i % keys])
+                produce(topic, value, key, partition, timestamp=timestamp)
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -191,7 +199,6 @@ def load(bootstrap: str, topic: str, messages: int, keys: int) -> dict[int, int]
     remaining = producer.flush(120)
     if remaining or errors:
         raise SystemExit(f"loading failed: {remaining} unacknowledged, {len(errors)} errors {errors[:1]}")
-    return per_partition
 
 
 # --- verification -------------------------------------------------------------------------------

@@ -28,8 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from confluent_kafka import Producer
-from keyed_count import Workload, consume_all, main, make_parser
+from keyed_count import Workload, consume_all, main, make_parser, produce_all
 
 from streamproc import JsonSerde, KafkaSink, KafkaSpout, StrSerde, Topology
 from streamproc.kafka.memory import murmur2_partition
@@ -84,25 +83,15 @@ def windowed_count(args: argparse.Namespace) -> Workload:
             if err is not None:
                 errors.append(str(err))
 
-        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000,
-                             "batch.num.messages": 100_000, "queue.buffering.max.messages": 1_000_000,
-                             "enable.idempotence": True, "on_delivery": delivered})
-        produce, dumps = producer.produce, orjson.dumps
-        for i, k, ts in events(n, keys, partitions, base):
-            partition = partition_of[k]
-            per_partition[partition] += 1
-            value = dumps({"id": i, "amount": 3})
-            while True:
-                try:
-                    produce(source, value, key_bytes[k], partition, timestamp=ts)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            if i & 0x3FFF == 0:
-                producer.poll(0)
-        remaining = producer.flush(120)
-        if remaining or errors:
-            raise SystemExit(f"loading failed: {remaining} unacknowledged, {len(errors)} errors {errors[:1]}")
+        dumps = orjson.dumps
+
+        def records() -> Iterator[tuple[bytes, bytes, int, int]]:
+            for i, k, ts in events(n, keys, partitions, base):
+                partition = partition_of[k]
+                per_partition[partition] += 1
+                yield key_bytes[k], dumps({"id": i, "amount": 3}), partition, ts
+
+        produce_all(bootstrap, source, records(), delivered, errors)
         return dict(per_partition)
 
     def truth() -> dict[tuple[str, int, int], int]:
